@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+#
+# ublk-fw top-level Makefile.
+#   make            build libublkfw (static + shared), the targets and ublk-fw-ctl
+#   make check      install missing packages, build, run every test
+#                   (unit tests on the host; integration tests on a real kernel:
+#                   natively when /dev/ublk-control exists, else in a qemu guest)
+#   make demo       a real device served by the null target, with a short fio run
+#   make install    DESTDIR=... PREFIX is set by ./configure --prefix
+#   make clean
+
+-include config.mk
+
+B := build
+VERSION := 0.1.0
+SOVERSION := 0
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) \
+	-Iframework/include -Iframework -Itargets $(CFLAGS)
+DEPFLAGS = -MMD -MP
+
+LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
+	framework/options.c framework/state.c framework/util.c
+TARGET_SRCS := targets/targets.c targets/null.c
+TOOL_SRCS := tools/ublk-fw-ctl.c
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+TARGET_OBJS := $(TARGET_SRCS:%.c=$(B)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
+
+LIBA := $(B)/libublkfw.a
+LIBSO := $(B)/libublkfw.so.$(VERSION)
+CTL := $(B)/ublk-fw-ctl
+UNIT := $(B)/tests/unit-tests
+LIBS := $(URING_LIBS) $(EV_LIBS) -lpthread
+
+ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc
+ifeq ($(ENABLE_TESTS),yes)
+ALL += $(UNIT)
+endif
+
+.PHONY: all check unit integration demo install uninstall clean distclean deps
+
+all: config.mk $(ALL)
+
+config.mk: configure
+	@if [ -f config.mk ]; then echo "configure changed: re-running it"; fi
+	./configure
+
+$(B)/%.o: %.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# Public symbols only (UBLKFW_API) in the shared library.
+$(B)/framework/%.o: framework/%.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libublkfw.so.$(SOVERSION) -Wl,--no-undefined $(LDFLAGS) \
+		-o $@ $^ $(LIBS)
+	ln -sf libublkfw.so.$(VERSION) $(B)/libublkfw.so.$(SOVERSION)
+	ln -sf libublkfw.so.$(SOVERSION) $(B)/libublkfw.so
+
+# The tool links the static library: it uses internal (non-API) functions.
+$(CTL): $(B)/tools/ublk-fw-ctl.o $(TARGET_OBJS) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CRITERION_LIBS)
+
+$(B)/tests/unit/%.o: tests/unit/%.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CRITERION_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(B)/ublkfw.pc: framework/ublkfw.pc.in config.mk
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+deps:
+	@sh scripts/install-deps.sh test
+
+# Unit tests: criterion, on the host, no kernel needed.
+unit: $(UNIT)
+	$(UNIT) --jobs 1
+
+# Integration tests: real ublk, natively or in the guest (tests/run-integration.sh).
+integration: all
+	tests/run-integration.sh
+
+check: deps
+	$(MAKE) all
+	tests/check.sh
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libublkfw.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libublkfw.so.$(SOVERSION)
+	ln -sf libublkfw.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libublkfw.so
+	install -m 644 framework/include/ublkfw.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/ublkfw.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(CTL) $(DESTDIR)$(BINDIR)/
+	install -m 644 man/ublk-fw-ctl.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libublkfw.a $(DESTDIR)$(LIBDIR)/libublkfw.so* \
+	      $(DESTDIR)$(INCLUDEDIR)/ublkfw.h $(DESTDIR)$(PKGCONFIGDIR)/ublkfw.pc \
+	      $(DESTDIR)$(BINDIR)/ublk-fw-ctl $(DESTDIR)$(MANDIR)/man8/ublk-fw-ctl.8
+
+clean:
+	rm -rf $(B)
+
+distclean: clean
+	rm -f config.mk config.log
+	rm -rf tests/out
+
+-include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d

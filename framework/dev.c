@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dev.c - a device's life: ADD_DEV, SET_PARAMS, queue threads, START_DEV,
+ * serving until a signal, then STOP_DEV, drain, DEL_DEV.  Any failure after
+ * ADD_DEV unwinds completely, so no half-created device is left behind.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- target ops: nbdkit-style size/version negotiation ------------------ */
+
+int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_target_ops *src,
+			   char *err, size_t errlen)
+{
+	size_t n;
+
+	memset(dst, 0, sizeof(*dst));
+	if (src->api_version < 1 || src->api_version > UBLKFW_API_VERSION) {
+		snprintf(err, errlen, "target built for API version %u, library supports 1..%u",
+			 src->api_version, UBLKFW_API_VERSION);
+		return -EINVAL;
+	}
+	if (src->struct_size < offsetof(struct ublkfw_target_ops, queue_io) +
+			       sizeof(src->queue_io)) {
+		snprintf(err, errlen, "target ops struct too small (%u bytes)", src->struct_size);
+		return -EINVAL;
+	}
+	/* An older target has a smaller struct: copy what it has, the rest
+	 * stays zero (absent callbacks).  A newer one: copy what we know. */
+	n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
+	memcpy(dst, src, n);
+	dst->struct_size = sizeof(*dst);
+	if (!dst->name || !dst->queue_io) {
+		snprintf(err, errlen, "target has no name or no queue_io callback");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
+		     const char *prog)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = *ops;
+	dev->prog = prog;
+	dev->req_id = -1;
+	dev->id = -1;
+	dev->nr_queues = UBLKFW_DEF_QUEUES;
+	dev->depth = UBLKFW_DEF_DEPTH;
+	dev->max_io = UBLKFW_DEF_MAX_IO;
+	dev->lbs = 512;
+	dev->pbs = 4096;
+	dev->cdev_fd = -1;
+	dev->ready_fd = -1;
+	dev->ctrl.fd = -1;
+	pthread_mutex_init(&dev->lock, NULL);
+	pthread_cond_init(&dev->cond, NULL);
+}
+
+/* ---- public accessors ---------------------------------------------------- */
+
+uint64_t ublkfw_dev_size(const struct ublkfw_dev *dev) { return dev->size; }
+void ublkfw_dev_set_size(struct ublkfw_dev *dev, uint64_t bytes) { dev->size = bytes; }
+uint32_t ublkfw_dev_logical_block_size(const struct ublkfw_dev *dev) { return dev->lbs; }
+void ublkfw_dev_set_attrs(struct ublkfw_dev *dev, uint32_t attrs) { dev->attrs = attrs; }
+uint32_t ublkfw_dev_attrs(const struct ublkfw_dev *dev) { return dev->attrs; }
+int ublkfw_dev_id(const struct ublkfw_dev *dev) { return dev->id; }
+unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev) { return dev->nr_queues; }
+unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev) { return dev->depth; }
+uint32_t ublkfw_dev_max_io_bytes(const struct ublkfw_dev *dev) { return dev->max_io; }
+const char *ublkfw_dev_target_name(const struct ublkfw_dev *dev) { return dev->ops.name; }
+void *ublkfw_dev_priv(const struct ublkfw_dev *dev) { return dev->priv; }
+void ublkfw_dev_set_priv(struct ublkfw_dev *dev, void *priv) { dev->priv = priv; }
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+int ublkfw_dev_set_block_size(struct ublkfw_dev *dev, uint32_t logical, uint32_t physical)
+{
+	if (!is_pow2(logical) || logical < 512 || logical > 4096)
+		return -EINVAL;
+	if (!physical)
+		physical = logical;
+	if (!is_pow2(physical) || physical < logical || physical > 65536)
+		return -EINVAL;
+	dev->lbs = logical;
+	dev->pbs = physical;
+	return 0;
+}
+
+void ublkfw_dev_set_discard(struct ublkfw_dev *dev, uint32_t granularity, uint32_t max_bytes)
+{
+	dev->discard = true;
+	dev->discard_granularity = granularity;
+	dev->max_discard = max_bytes;
+}
+
+void ublkfw_dev_set_write_zeroes(struct ublkfw_dev *dev, uint32_t max_bytes)
+{
+	dev->write_zeroes = true;
+	dev->max_write_zeroes = max_bytes;
+}
+
+static unsigned int ilog2_u32(uint32_t v)
+{
+	unsigned int r = 0;
+
+	while (v >>= 1)
+		r++;
+	return r;
+}
+
+void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->len = sizeof(*p);
+	p->types = UBLK_PARAM_TYPE_BASIC;
+	p->basic.attrs = dev->attrs;
+	p->basic.logical_bs_shift = ilog2_u32(dev->lbs);
+	p->basic.physical_bs_shift = ilog2_u32(dev->pbs);
+	p->basic.io_min_shift = ilog2_u32(dev->lbs);
+	p->basic.io_opt_shift = ilog2_u32(dev->pbs);
+	p->basic.max_sectors = dev->max_io >> 9;
+	p->basic.dev_sectors = dev->size >> 9;
+	if (dev->discard || dev->write_zeroes) {
+		uint32_t max_sec = UINT32_MAX >> 9;
+
+		p->types |= UBLK_PARAM_TYPE_DISCARD;
+		if (dev->discard) {
+			p->discard.discard_granularity =
+				dev->discard_granularity ? dev->discard_granularity : dev->lbs;
+			p->discard.max_discard_sectors =
+				dev->max_discard ? dev->max_discard >> 9 : max_sec;
+			p->discard.max_discard_segments = 1;
+		}
+		if (dev->write_zeroes)
+			p->discard.max_write_zeroes_sectors =
+				dev->max_write_zeroes ? dev->max_write_zeroes >> 9 : max_sec;
+	}
+}
+
+/* ---- serving -------------------------------------------------------------- */
+
+static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct ublkfw_dev *dev = w->data;
+
+	(void)revents;
+	ublkfw_info(dev, "signal %d: stopping device %d", w->signum, dev->id);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void queue_exit_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct ublkfw_dev *dev = w->data;
+
+	(void)revents;
+	/* A queue thread ended by itself: the kernel stopped the device (e.g.
+	 * STOP_DEV from elsewhere) or the queue failed.  Shut down. */
+	ublkfw_info(dev, "a queue ended: stopping device %d", dev->id);
+	dev->exit_status = 1;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Start every queue thread and wait until each has set up and fetched. */
+static int start_queues(struct ublkfw_dev *dev)
+{
+	unsigned int i;
+	int ret = 0;
+
+	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
+	if (!dev->queues)
+		return -ENOMEM;
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct ublkfw_queue *q = &dev->queues[i];
+
+		q->dev = dev;
+		q->id = i;
+		q->depth = dev->depth;
+		if (ublkfw_ctrl_get_queue_affinity(&dev->ctrl, dev->id, i, &q->affinity) >= 0)
+			q->has_affinity = CPU_COUNT(&q->affinity) > 0;
+		else
+			ublkfw_info(dev, "queue %u: no affinity (%s)", i, dev->ctrl.errmsg);
+		ret = ublkfw_queue_start(q);
+		if (ret) {
+			ublkfw_err(dev, "queue %u: cannot create its thread: %s", i, strerror(-ret));
+			break;
+		}
+	}
+	pthread_mutex_lock(&dev->lock);
+	while (dev->nr_ready < i)
+		pthread_cond_wait(&dev->cond, &dev->lock);
+	if (!ret)
+		ret = dev->first_queue_error;
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/* Wait until every queue thread has ended; after STOP_DEV they end by
+ * themselves once the kernel aborted their tags and targets drained.  A
+ * queue that does not end in time is told to stop (its ring's teardown then
+ * cancels whatever is left). */
+static void stop_queues(struct ublkfw_dev *dev, bool graceful)
+{
+	unsigned int i;
+
+	if (!dev->queues)
+		return;
+	if (graceful) {
+		for (int ms = 0; ms < 30000; ms += 10) {
+			unsigned int started = 0;
+
+			for (i = 0; i < dev->nr_queues; i++)
+				started += dev->queues[i].thread_started;
+			if (atomic_load(&dev->queues_exited) >= started)
+				break;
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+	}
+	for (i = 0; i < dev->nr_queues; i++)
+		ublkfw_queue_request_stop(&dev->queues[i]);
+	for (i = 0; i < dev->nr_queues; i++)
+		ublkfw_queue_join(&dev->queues[i]);
+	free(dev->queues);
+	dev->queues = NULL;
+}
+
+static int open_cdev(struct ublkfw_dev *dev)
+{
+	char path[64];
+	int i;
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", dev->id);
+	/* devtmpfs creates the node at ADD_DEV; give a slow udev a moment. */
+	for (i = 0; i < 100; i++) {
+		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (dev->cdev_fd >= 0 || errno != ENOENT)
+			break;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	if (dev->cdev_fd < 0) {
+		ublkfw_err(dev, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int add_device(struct ublkfw_dev *dev)
+{
+	struct ublksrv_ctrl_dev_info *info = &dev->info;
+	struct ublk_params p;
+	uint64_t features = 0;
+	int ret;
+
+	ret = ublkfw_ctrl_get_features(&dev->ctrl, &features);
+	if (ret < 0)
+		features = 0;	/* pre-6.5 kernels: nothing beyond the basics */
+	if ((dev->flags_req & ~features) & ~(UBLK_F_CMD_IOCTL_ENCODE)) {
+		char buf[256];
+
+		ublkfw_err(dev, "this kernel lacks the requested feature(s) %s",
+			   ublkfw_flags_str(dev->flags_req & ~features, buf, sizeof(buf)));
+		return -EOPNOTSUPP;
+	}
+
+	memset(info, 0, sizeof(*info));
+	info->dev_id = dev->req_id < 0 ? (uint32_t)-1 : (uint32_t)dev->req_id;
+	info->nr_hw_queues = dev->nr_queues;
+	info->queue_depth = dev->depth;
+	info->max_io_buf_bytes = dev->max_io;
+	info->flags = dev->flags_req | UBLK_F_CMD_IOCTL_ENCODE;
+	ret = ublkfw_ctrl_add_dev(&dev->ctrl, info);
+	if (ret < 0) {
+		if (ret == -EEXIST)
+			ublkfw_err(dev, "device id %d is already in use: choose another -n ID or omit -n",
+				   dev->req_id);
+		else
+			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		return ret;
+	}
+	dev->id = info->dev_id;
+	dev->added = true;
+	ublkfw_dev_notify(dev, "added");
+
+	/* Read back what the kernel kept: it drops flags it does not know
+	 * and may lower the queue count or the buffer size. */
+	ret = ublkfw_ctrl_get_info(&dev->ctrl, dev->id, info);
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		return ret;
+	}
+	if ((info->flags & dev->flags_req) != dev->flags_req) {
+		char buf[256];
+
+		ublkfw_err(dev, "the kernel dropped requested feature(s) %s at ADD_DEV",
+			   ublkfw_flags_str(dev->flags_req & ~info->flags, buf, sizeof(buf)));
+		return -EOPNOTSUPP;
+	}
+	dev->nr_queues = info->nr_hw_queues;
+	dev->depth = info->queue_depth;
+	dev->max_io = info->max_io_buf_bytes;
+
+	ublkfw_dev_fill_params(dev, &p);
+	ret = ublkfw_ctrl_set_params(&dev->ctrl, dev->id, &p);
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		return ret;
+	}
+	return 0;
+}
+
+/* Undo everything after ADD_DEV, in reverse order. */
+static void teardown(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	if (dev->added) {
+		/* STOP_DEV also aborts the FETCHes of a never-started device. */
+		ret = ublkfw_ctrl_stop_dev(&dev->ctrl, dev->id);
+		if (ret < 0 && ret != -ENODEV)
+			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+	}
+	stop_queues(dev, dev->added);
+	if (dev->cdev_fd >= 0) {
+		close(dev->cdev_fd);
+		dev->cdev_fd = -1;
+	}
+	if (dev->added) {
+		/* DEL_DEV waits until the char device is released. */
+		ret = ublkfw_ctrl_del_dev(&dev->ctrl, dev->id);
+		if (ret < 0 && ret != -ENODEV)
+			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		ublkfw_state_remove(dev->id);
+		dev->added = false;
+	}
+}
+
+int ublkfw_dev_run(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	ret = ublkfw_ctrl_open(&dev->ctrl);
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		goto out;
+	}
+	dev->ctrl_open = true;
+
+	dev->main_loop = ev_default_loop(EVFLAG_NOENV);
+	ev_signal_init(&dev->sigterm_w, sig_cb, SIGTERM);
+	ev_signal_init(&dev->sigint_w, sig_cb, SIGINT);
+	ev_async_init(&dev->queue_exit_w, queue_exit_cb);
+	dev->sigterm_w.data = dev->sigint_w.data = dev->queue_exit_w.data = dev;
+	ev_signal_start(dev->main_loop, &dev->sigterm_w);
+	ev_signal_start(dev->main_loop, &dev->sigint_w);
+	ev_async_start(dev->main_loop, &dev->queue_exit_w);
+
+	ret = add_device(dev);
+	if (ret)
+		goto out;
+	ret = open_cdev(dev);
+	if (ret)
+		goto out;
+	ret = start_queues(dev);
+	if (ret)
+		goto out;
+	ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		goto out;
+	}
+	dev->started = true;
+	ret = ublkfw_state_write(dev);
+	if (ret < 0)
+		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",
+			   ublkfw_run_dir(), strerror(-ret));
+	ret = 0;
+	ublkfw_dev_notify(dev, "ready");
+	ublkfw_dev_detach_stdio(dev);
+	if (dev->foreground) {
+		printf("/dev/ublkb%d (id %d)\n", dev->id, dev->id);
+		fflush(stdout);
+	}
+
+	ev_run(dev->main_loop, 0);
+	ret = dev->exit_status ? -EIO : 0;
+out:
+	teardown(dev);
+	if (ret)
+		ublkfw_dev_notify(dev, "fail");
+	if (dev->ctrl_open)
+		ublkfw_ctrl_close(&dev->ctrl);
+	if (dev->main_loop) {
+		ev_signal_stop(dev->main_loop, &dev->sigterm_w);
+		ev_signal_stop(dev->main_loop, &dev->sigint_w);
+		ev_async_stop(dev->main_loop, &dev->queue_exit_w);
+	}
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ublkfw.h - libublkfw, a framework for Linux ublk servers (userspace block
+ * devices).  This is the library's only public header.
+ *
+ * A ublk server built on libublkfw is a *target*: a set of callbacks in a
+ * struct ublkfw_target_ops.  The framework owns everything else: the control
+ * commands, one thread per hardware queue, and on each queue thread one libev
+ * loop with one io_uring ring wired into it.  The kernel's requests, the
+ * target's own io_uring operations and the target's own libev watchers (timers,
+ * sockets) all run on that loop.
+ *
+ * The data path, in three places:
+ *   kernel -> queue     framework/queue.c receives a request (FETCH /
+ *                       COMMIT_AND_FETCH completion) and fills a struct ublkfw_io
+ *   queue  -> target    ops->queue_io(q, io) - e.g. targets/null.c
+ *   target -> kernel    ublkfw_io_complete(io, result), back in queue.c, which
+ *                       commits the result and fetches the next request
+ *
+ * THREADING RULE
+ *   - config(), open() and close() run on the process's main thread, before any
+ *     queue thread exists and after every queue thread has ended.
+ *   - queue_init(), queue_io(), queue_deinit(), every ublkfw_uring_op callback
+ *     and every libev watcher on ublkfw_queue_loop(q) run on q's own thread.
+ *   - ublkfw_io_complete(), ublkfw_queue_get_sqe() and the libev calls on
+ *     ublkfw_queue_loop(q) may only be called from q's thread.  The one
+ *     function any thread may call is ublkfw_io_complete_async().
+ *   - Completing an I/O is allowed inside queue_io() or at any later time, but
+ *     exactly once.  Until it is completed the io, its data and its private
+ *     area belong to the target.
+ *
+ * API/ABI: targets fill struct ublkfw_target_ops with UBLKFW_TARGET_OPS_INIT,
+ * which records the struct size and API version they were compiled against
+ * (nbdkit's scheme); the library accepts any older, smaller struct and treats
+ * the missing callbacks as absent.  Everything else is opaque or accessed
+ * through functions, so the library can grow without breaking old targets.
+ */
+#ifndef UBLKFW_H
+#define UBLKFW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <liburing.h>
+#include <ev.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UBLKFW_API_VERSION	1
+#define UBLKFW_VERSION		"0.1.0"
+
+#if defined(__GNUC__)
+#define UBLKFW_API	__attribute__((visibility("default")))
+#define UBLKFW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define UBLKFW_API
+#define UBLKFW_PRINTF(f, a)
+#endif
+
+struct ublkfw_dev;	/* one ublk device and its server; opaque */
+struct ublkfw_queue;	/* one hardware queue: one thread, loop and ring; opaque */
+
+/* ------------------------------------------------------------------------ */
+/* I/O requests                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* ublkfw_io.op: the kernel's operation codes. */
+enum ublkfw_op {
+	UBLKFW_OP_READ		= 0,
+	UBLKFW_OP_WRITE		= 1,
+	UBLKFW_OP_FLUSH		= 2,
+	UBLKFW_OP_DISCARD	= 3,
+	UBLKFW_OP_WRITE_SAME	= 4,
+	UBLKFW_OP_WRITE_ZEROES	= 5,
+};
+
+/* ublkfw_io.flags: request flags (the kernel's UBLK_IO_F_* bits). */
+#define UBLKFW_IO_F_FAILFAST_DEV	(1U << 8)
+#define UBLKFW_IO_F_FAILFAST_TRANSPORT	(1U << 9)
+#define UBLKFW_IO_F_FAILFAST_DRIVER	(1U << 10)
+#define UBLKFW_IO_F_META		(1U << 11)
+#define UBLKFW_IO_F_FUA			(1U << 13)	/* write through to stable media */
+#define UBLKFW_IO_F_NOUNMAP		(1U << 15)	/* write-zeroes: keep allocated */
+#define UBLKFW_IO_F_SWAP		(1U << 16)
+
+/*
+ * One request.  The target reads these fields; it never writes them.
+ * For READ the target fills len bytes at data; for WRITE it consumes them.
+ * data is NULL for operations that carry none (FLUSH, DISCARD, WRITE_ZEROES).
+ * data is valid until the I/O is completed; it may be a private per-tag buffer
+ * or, with shared-memory zero copy, a pointer into a client's memory: the
+ * target must not care which.
+ */
+struct ublkfw_io {
+	uint8_t op;		/* read-only: enum ublkfw_op */
+	uint32_t flags;		/* read-only: UBLKFW_IO_F_* */
+	uint16_t tag;		/* read-only: 0 .. queue depth - 1, unique in its queue */
+	uint32_t len;		/* read-only: bytes */
+	uint64_t offset;	/* read-only: bytes from the start of the device */
+	void *data;		/* read-only: the data buffer, see above */
+	struct ublkfw_queue *queue; /* read-only: the queue serving it */
+};
+
+/*
+ * Complete io with result:
+ *   READ, WRITE:      the number of bytes transferred (normally io->len),
+ *                     or a negative errno;
+ *   other operations: 0 or a negative errno.
+ * Queue thread only; exactly once per request.
+ */
+UBLKFW_API void ublkfw_io_complete(struct ublkfw_io *io, int result);
+
+/*
+ * Same as ublkfw_io_complete(), callable from any thread (e.g. a worker pool):
+ * the completion is handed to the queue's thread through an ev_async.
+ */
+UBLKFW_API void ublkfw_io_complete_async(struct ublkfw_io *io, int result);
+
+/* The target's private area of this request: ops.io_priv_size bytes, 16-byte
+ * aligned, zeroed once at start-up, owned by the target while it holds io. */
+UBLKFW_API void *ublkfw_io_priv(struct ublkfw_io *io);
+
+/* ------------------------------------------------------------------------ */
+/* Queues: the target's io_uring operations and libev watchers              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A pending io_uring operation of the target.  Embed one in your own struct
+ * (as libev watchers are embedded), fill its cb, and pass it to
+ * ublkfw_queue_get_sqe(); recover your struct in the callback with
+ * container_of-style arithmetic.  cb runs on the queue thread with the CQE's
+ * res and flags.  One op may be reused once its callback has run.
+ */
+struct ublkfw_uring_op;
+typedef void (*ublkfw_uring_cb)(struct ublkfw_queue *q, struct ublkfw_uring_op *op,
+				int res, unsigned int cqe_flags);
+struct ublkfw_uring_op {
+	ublkfw_uring_cb cb;
+};
+
+/*
+ * Get an SQE on q's ring for the target's own operation, tagged with op.
+ * Prepare it with any io_uring_prep_*() function but leave user_data alone.
+ * SQEs are submitted in one batch when the loop iteration ends (libev's
+ * ev_prepare), so prepare as many as you like.  Returns NULL only if the ring
+ * is full and cannot be flushed (the caller should fail its I/O with -EAGAIN
+ * or -EIO).  Queue thread only.
+ */
+UBLKFW_API struct io_uring_sqe *ublkfw_queue_get_sqe(struct ublkfw_queue *q,
+						     struct ublkfw_uring_op *op);
+
+/*
+ * Register fd as a fixed file on q's ring; returns its index for
+ * IOSQE_FIXED_FILE, or a negative errno.  Call from queue_init().
+ */
+UBLKFW_API int ublkfw_queue_register_file(struct ublkfw_queue *q, int fd);
+
+UBLKFW_API struct ublkfw_dev *ublkfw_queue_dev(const struct ublkfw_queue *q);
+UBLKFW_API unsigned int ublkfw_queue_id(const struct ublkfw_queue *q);
+UBLKFW_API unsigned int ublkfw_queue_depth(const struct ublkfw_queue *q);
+/* The queue thread's libev loop: add timers, ev_io watchers etc. here. */
+UBLKFW_API struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q);
+/* The queue's ring, for io_uring_register_*() and the like. */
+UBLKFW_API struct io_uring *ublkfw_queue_ring(struct ublkfw_queue *q);
+UBLKFW_API void *ublkfw_queue_priv(const struct ublkfw_queue *q);
+UBLKFW_API void ublkfw_queue_set_priv(struct ublkfw_queue *q, void *priv);
+
+/* ------------------------------------------------------------------------ */
+/* Devices: what the target sets up in open()                               */
+/* ------------------------------------------------------------------------ */
+
+/* Device attributes for ublkfw_dev_set_attrs(). */
+#define UBLKFW_ATTR_READ_ONLY		(1U << 0)
+#define UBLKFW_ATTR_ROTATIONAL		(1U << 1)
+#define UBLKFW_ATTR_VOLATILE_CACHE	(1U << 2)	/* target honours FLUSH */
+#define UBLKFW_ATTR_FUA			(1U << 3)	/* target honours UBLKFW_IO_F_FUA */
+
+/* Size in bytes; 0 until -s/--size or the target sets it.  The target may
+ * set a default in open() when the user gave none (ublkfw_dev_size() == 0). */
+UBLKFW_API uint64_t ublkfw_dev_size(const struct ublkfw_dev *dev);
+UBLKFW_API void ublkfw_dev_set_size(struct ublkfw_dev *dev, uint64_t bytes);
+/* Logical and physical block size (powers of two, 512 .. 4096 / 512 .. 64K).
+ * Default 512 / 4096. Returns -EINVAL on a bad value. */
+UBLKFW_API int ublkfw_dev_set_block_size(struct ublkfw_dev *dev, uint32_t logical,
+					 uint32_t physical);
+UBLKFW_API uint32_t ublkfw_dev_logical_block_size(const struct ublkfw_dev *dev);
+UBLKFW_API void ublkfw_dev_set_attrs(struct ublkfw_dev *dev, uint32_t attrs);
+UBLKFW_API uint32_t ublkfw_dev_attrs(const struct ublkfw_dev *dev);
+/* Announce DISCARD (granularity in bytes, 0 = logical block size) and
+ * WRITE_ZEROES support; a target that calls neither never sees those ops. */
+UBLKFW_API void ublkfw_dev_set_discard(struct ublkfw_dev *dev, uint32_t granularity,
+				       uint32_t max_bytes);
+UBLKFW_API void ublkfw_dev_set_write_zeroes(struct ublkfw_dev *dev, uint32_t max_bytes);
+
+UBLKFW_API int ublkfw_dev_id(const struct ublkfw_dev *dev);	/* -1 before ADD_DEV */
+UBLKFW_API unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev);
+UBLKFW_API unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev);
+/* Largest request in bytes (the per-tag buffer size). */
+UBLKFW_API uint32_t ublkfw_dev_max_io_bytes(const struct ublkfw_dev *dev);
+UBLKFW_API const char *ublkfw_dev_target_name(const struct ublkfw_dev *dev);
+UBLKFW_API void *ublkfw_dev_priv(const struct ublkfw_dev *dev);
+UBLKFW_API void ublkfw_dev_set_priv(struct ublkfw_dev *dev, void *priv);
+
+/* ------------------------------------------------------------------------ */
+/* Targets                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A target-specific command line option: --name [VALUE]. */
+struct ublkfw_option {
+	const char *name;	/* long option name without "--"; NULL ends the table */
+	const char *arg;	/* name of its value for --help ("BYTES"), NULL for a flag */
+	const char *help;	/* one line */
+};
+
+struct ublkfw_target_ops {
+	uint32_t struct_size;	/* set by UBLKFW_TARGET_OPS_INIT */
+	uint32_t api_version;	/* set by UBLKFW_TARGET_OPS_INIT */
+
+	const char *name;		/* "null", "loop": [a-z0-9_-]+ */
+	const char *description;	/* one line for --help and list */
+	const struct ublkfw_option *options;	/* may be NULL */
+	const char *args_usage;		/* positional arguments for --help, e.g. "FILE" */
+	size_t io_priv_size;		/* bytes of ublkfw_io_priv() per request */
+
+	/*
+	 * Called once per target option (key = option name, value = its
+	 * argument or NULL for a flag) and once per positional argument
+	 * (key = NULL), in command-line order.  Return 0 or a negative errno
+	 * after printing a one-line message with ublkfw_err().
+	 */
+	int (*config)(struct ublkfw_dev *dev, const char *key, const char *value);
+	/*
+	 * After all options: validate, open backing resources, set size,
+	 * block size, attributes, discard.  Return 0 or negative errno (after
+	 * ublkfw_err()).  Nothing has been created in the kernel yet.
+	 */
+	int (*open)(struct ublkfw_dev *dev);
+	/* Release what open() acquired; called once if open() succeeded. */
+	void (*close)(struct ublkfw_dev *dev);
+
+	/* Per queue, on the queue's thread, before its first request. */
+	int (*queue_init)(struct ublkfw_queue *q);
+	/* Per queue, on the queue's thread, after its last request. */
+	void (*queue_deinit)(struct ublkfw_queue *q);
+	/* A request: complete it now or later with ublkfw_io_complete(). */
+	void (*queue_io)(struct ublkfw_queue *q, struct ublkfw_io *io);
+};
+
+#define UBLKFW_TARGET_OPS_INIT \
+	.struct_size = sizeof(struct ublkfw_target_ops), \
+	.api_version = UBLKFW_API_VERSION
+
+/*
+ * Run a target as a complete program: parse the standard options and the
+ * target's, create the device, daemonize once it is live (unless
+ * --foreground), serve until SIGTERM/SIGINT, then stop and delete the device.
+ * Returns the process exit status.  This is also what `ublk-fw-ctl add -t`
+ * runs for the targets built into the tool.
+ *
+ * Standard options: -n/--id ID, -q/--queues N, -d/--depth N, -s/--size SIZE,
+ * --max-io SIZE, --foreground, -h/--help, -V/--version.
+ */
+UBLKFW_API int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers for targets                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Parse "4096", "64K", "1M", "10G", "1T" (binary units; K/KiB/k all accepted)
+ * into bytes.  0 or -EINVAL / -ERANGE. */
+UBLKFW_API int ublkfw_parse_size(const char *s, uint64_t *bytes);
+/* Parse a decimal unsigned integer within [min, max].  0 or -EINVAL/-ERANGE. */
+UBLKFW_API int ublkfw_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *val);
+
+/* Log a one-line message: "PROG: TARGET: message" on stderr, or in the
+ * device's log file once the server runs in the background. */
+UBLKFW_API void ublkfw_err(const struct ublkfw_dev *dev, const char *fmt, ...) UBLKFW_PRINTF(2, 3);
+UBLKFW_API void ublkfw_info(const struct ublkfw_dev *dev, const char *fmt, ...) UBLKFW_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UBLKFW_H */

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - libublkfw's private structures and functions, shared by the
+ * framework's files and by the in-tree tools and tests (which link the static
+ * library).  Not installed; no stability promise.
+ */
+#ifndef UBLKFW_INTERNAL_H
+#define UBLKFW_INTERNAL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "ublkfw.h"
+#include "ublk_uapi.h"
+
+#define UBLKFW_CTRL_DEV		"/dev/ublk-control"
+#define UBLKFW_RUN_DIR_DEFAULT	"/run/ublk-fw"
+#define UBLKFW_DEF_QUEUES	1
+#define UBLKFW_DEF_DEPTH	128
+#define UBLKFW_DEF_MAX_IO	(512U << 10)
+#define UBLKFW_MAX_MAX_IO	(1U << 20)
+#define UBLKFW_NR_FIXED_FILES	16	/* slot 0: /dev/ublkcN; the rest: targets */
+
+#define UBLKFW_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define ublkfw_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- control layer (ctrl.c) ------------------------------------------- */
+
+struct ublkfw_ctrl {
+	int fd;
+	struct io_uring ring;
+	pthread_mutex_t lock;
+	char errmsg[160];	/* "ADD_DEV (dev 3): File exists" after a failure */
+};
+
+int ublkfw_ctrl_open(struct ublkfw_ctrl *c);
+void ublkfw_ctrl_close(struct ublkfw_ctrl *c);
+const char *ublkfw_ctrl_cmd_name(unsigned int cmd_op);
+/* Raw command: returns cqe->res (>= 0) or a negative errno; sets errmsg. */
+int ublkfw_ctrl_cmd(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
+		    uint16_t queue_id, void *buf, uint16_t len, uint64_t data0);
+int ublkfw_ctrl_get_features(struct ublkfw_ctrl *c, uint64_t *features);
+int ublkfw_ctrl_add_dev(struct ublkfw_ctrl *c, struct ublksrv_ctrl_dev_info *info);
+int ublkfw_ctrl_del_dev(struct ublkfw_ctrl *c, uint32_t dev_id);
+int ublkfw_ctrl_start_dev(struct ublkfw_ctrl *c, uint32_t dev_id, pid_t pid);
+int ublkfw_ctrl_stop_dev(struct ublkfw_ctrl *c, uint32_t dev_id);
+int ublkfw_ctrl_get_info(struct ublkfw_ctrl *c, uint32_t dev_id,
+			 struct ublksrv_ctrl_dev_info *info);
+int ublkfw_ctrl_set_params(struct ublkfw_ctrl *c, uint32_t dev_id, struct ublk_params *p);
+int ublkfw_ctrl_get_params(struct ublkfw_ctrl *c, uint32_t dev_id, struct ublk_params *p);
+int ublkfw_ctrl_get_queue_affinity(struct ublkfw_ctrl *c, uint32_t dev_id,
+				   uint16_t q_id, cpu_set_t *set);
+
+/* Feature bits and device states by name (NULL for unknown). */
+const char *ublkfw_feature_name(unsigned int bit);
+const char *ublkfw_state_name(unsigned int state);
+/* "CMD_IOCTL_ENCODE|USER_COPY" into buf; returns buf. */
+char *ublkfw_flags_str(uint64_t flags, char *buf, size_t len);
+
+/* ---- queue layer (queue.c) -------------------------------------------- */
+
+enum io_state {
+	IO_FETCHING,	/* a FETCH or COMMIT_AND_FETCH is in the kernel */
+	IO_IN_TARGET,	/* handed to queue_io(), not yet completed */
+	IO_STOPPED,	/* the kernel ended the tag (UBLK_IO_RES_ABORT) */
+};
+
+struct io_slot {
+	struct ublkfw_io io;		/* public part, first */
+	struct ublkfw_uring_op cmd_op;	/* completion of this tag's ublk command */
+	void *buf;			/* per-tag copy buffer */
+	enum io_state state;
+	int remote_result;		/* ublkfw_io_complete_async() */
+	struct io_slot *remote_next;
+};
+
+struct ublkfw_queue {
+	struct ublkfw_dev *dev;
+	unsigned int id;
+	unsigned int depth;
+	pthread_t thread;
+	bool thread_started;
+	cpu_set_t affinity;
+	bool has_affinity;
+
+	struct io_uring ring;
+	bool ring_ok;
+	struct ev_loop *loop;
+	ev_io ring_w;
+	ev_prepare prepare_w;
+	ev_check check_w;
+	ev_async async_w;
+
+	struct ublksrv_io_desc *descs;
+	size_t descs_len;
+	char *bufs;			/* depth * max_io bytes */
+	size_t bufs_len;
+	char *slots;			/* depth * slot_stride bytes */
+	size_t slot_stride;
+
+	unsigned int nr_stopped;	/* tags ended by the kernel */
+	unsigned int target_inflight;	/* target SQEs not yet completed */
+	unsigned int nr_files;		/* fixed-file slots in use */
+	atomic_bool stop_req;		/* main thread asks the loop to end */
+
+	pthread_mutex_t remote_lock;
+	struct io_slot *remote_head;
+
+	void *priv;
+
+	/* statistics, written by the queue thread only */
+	uint64_t nr_ios;
+	uint64_t nr_bytes;
+};
+
+/* Test seam: dispatch of one ublk command completion (queue.c). */
+void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int res);
+struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag);
+int ublkfw_queue_start(struct ublkfw_queue *q);	/* spawn the thread, wait for init */
+void ublkfw_queue_request_stop(struct ublkfw_queue *q);
+void ublkfw_queue_join(struct ublkfw_queue *q);
+
+/* ---- device (dev.c) ---------------------------------------------------- */
+
+struct ublkfw_dev {
+	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
+	const char *prog;		/* program name for messages */
+	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
+
+	/* configuration (options) */
+	int req_id;			/* -1: let the kernel choose */
+	unsigned int nr_queues;
+	unsigned int depth;
+	uint32_t max_io;
+	uint64_t size;
+	uint32_t lbs, pbs;
+	uint32_t attrs;
+	bool discard;
+	uint32_t discard_granularity, max_discard;
+	bool write_zeroes;
+	uint32_t max_write_zeroes;
+	bool foreground;
+	uint64_t flags_req;		/* UBLK_F_* the server asks for */
+	int argc;			/* the command line, for the state file */
+	char **argv;
+	const char *run_dir;
+
+	/* runtime */
+	bool target_open;
+	struct ublkfw_ctrl ctrl;
+	bool ctrl_open;
+	struct ublksrv_ctrl_dev_info info;	/* as read back from the kernel */
+	int id;
+	bool added, started;
+	int cdev_fd;
+	struct ublkfw_queue *queues;
+	void *priv;
+	int ready_fd;			/* daemon mode: pipe to the waiting parent */
+	bool daemonized;
+
+	struct ev_loop *main_loop;
+	ev_signal sigterm_w, sigint_w;
+	ev_async queue_exit_w;
+	atomic_uint queues_exited;
+	int exit_status;
+
+	pthread_mutex_t lock;		/* queue start-up handshake */
+	pthread_cond_t cond;
+	unsigned int nr_ready;
+	int first_queue_error;
+};
+
+/* Copy a target's ops (any older struct_size) into a zeroed full struct.
+ * 0, or -EINVAL with a message when the struct is unusable. */
+int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_target_ops *src,
+			   char *err, size_t errlen);
+void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
+		     const char *prog);
+/* Everything after option parsing: create, start, serve, tear down.
+ * Returns the exit status. */
+int ublkfw_dev_run(struct ublkfw_dev *dev);
+/* Daemon mode (main.c): tell the waiting parent "added", "ready" or "fail";
+ * after "ready", send stdio to the device's log file. */
+void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what);
+void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev);
+void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
+
+/* ---- options (options.c) ----------------------------------------------- */
+
+/* Parse the standard and the target's options into dev (calls ops.config).
+ * Returns 0, 1 when --help/--version was handled (exit 0), or -1 after
+ * printing a one-line error (exit 2). */
+/* ublkfw_main() with the usage line of a subcommand ("ublk-fw-ctl add -t"). */
+int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
+		    const char *usage_cmd);
+int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv);
+void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f);
+
+/* ---- state files and JSON (state.c) ------------------------------------ */
+
+struct ublkfw_state {
+	int id;
+	pid_t pid;
+	char target[64];
+	uint64_t flags;
+	char args[1024];	/* the server's command line, shell-quoted */
+};
+
+const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
+int ublkfw_state_write(const struct ublkfw_dev *dev);
+int ublkfw_state_read(int id, struct ublkfw_state *st);
+void ublkfw_state_remove(int id);
+/* JSON string literal of s (with quotes) on f. */
+void ublkfw_json_str(FILE *f, const char *s);
+
+/* ---- logging (util.c) -------------------------------------------------- */
+
+void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap);
+const char *ublkfw_progname(void);
+
+#endif /* UBLKFW_INTERNAL_H */

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - ublkfw_main(): a target becomes a complete server program.
+ *
+ * Options are parsed and the target opened in the foreground, so every usage
+ * or configuration error is printed directly.  Unless --foreground, the
+ * process then forks: the child creates and serves the device, the parent
+ * waits on a pipe until the device is live (prints "/dev/ublkbN (id N)",
+ * exit 0) or has failed (exit 1).  If the child dies during start-up after
+ * ADD_DEV, the parent removes the device it left.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Parent side of daemon mode: wait for "added N", then "ready N" or "fail". */
+static int wait_for_child(struct ublkfw_dev *dev, pid_t child, int fd)
+{
+	char buf[256];
+	size_t len = 0;
+	int added = -1, ready = -1, failed = 0, status;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		int id;
+
+		if (sscanf(line, "added %d", &id) == 1)
+			added = id;
+		else if (sscanf(line, "ready %d", &id) == 1)
+			ready = id;
+		else if (!strncmp(line, "fail", 4))
+			failed = 1;
+	}
+	if (ready >= 0) {
+		printf("/dev/ublkb%d (id %d)\n", ready, ready);
+		return 0;
+	}
+	waitpid(child, &status, 0);
+	if (!failed) {
+		/* The server died without a word (crash, OOM kill, SIGKILL). */
+		fprintf(stderr, "%s: the server process died during start-up%s\n", dev->prog,
+			added >= 0 ? "; removing the device it created" : "");
+		if (added >= 0) {
+			struct ublkfw_ctrl c;
+
+			if (!ublkfw_ctrl_open(&c)) {
+				ublkfw_ctrl_stop_dev(&c, added);
+				ublkfw_ctrl_del_dev(&c, added);
+				ublkfw_ctrl_close(&c);
+			}
+			ublkfw_state_remove(added);
+		}
+	}
+	return 1;
+}
+
+/* Child side: messages to the waiting parent. */
+void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what)
+{
+	char msg[64];
+	int n;
+
+	if (dev->ready_fd < 0)
+		return;
+	n = snprintf(msg, sizeof(msg), "%s %d\n", what, dev->id);
+	if (write(dev->ready_fd, msg, n) != n)
+		return;
+	if (strcmp(what, "added"))
+		dev->ready_fd = (close(dev->ready_fd), -1);
+}
+
+/* After "ready": the server's output goes to <run dir>/<id>.log. */
+void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev)
+{
+	char path[256];
+	int fd, null;
+
+	if (!dev->daemonized)
+		return;
+	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), dev->id);
+	mkdir(ublkfw_run_dir(), 0755);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+}
+
+int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv)
+{
+	return ublkfw_main_cmd(ops, argc, argv, NULL);
+}
+
+int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
+		    const char *usage_cmd)
+{
+	struct ublkfw_target_ops copy;
+	struct ublkfw_dev dev;
+	char err[160];
+	int pipefd[2], ret;
+	pid_t child;
+
+	if (ublkfw_target_ops_copy(&copy, ops, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", ublkfw_progname(), err);
+		return 1;
+	}
+	ublkfw_dev_init(&dev, &copy, argc > 0 ? argv[0] : ublkfw_progname());
+	if (strrchr(dev.prog, '/'))
+		dev.prog = strrchr(dev.prog, '/') + 1;
+	dev.usage_cmd = usage_cmd;
+	ret = ublkfw_parse_args(&dev, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: must be run as root (creating ublk devices needs CAP_SYS_ADMIN)\n",
+			dev.prog);
+		return 1;
+	}
+	if (access(UBLKFW_CTRL_DEV, F_OK)) {
+		fprintf(stderr, "%s: %s does not exist: load the ublk driver with 'modprobe ublk_drv'\n",
+			dev.prog, UBLKFW_CTRL_DEV);
+		return 1;
+	}
+
+	if (dev.ops.open && dev.ops.open(&dev))
+		return 1;
+	dev.target_open = true;
+	if (!dev.size) {
+		ublkfw_err(&dev, "no device size: give one with -s SIZE");
+		ret = 1;
+		goto out;
+	}
+	if (dev.size % dev.lbs) {
+		ublkfw_err(&dev, "size %llu is not a multiple of the %u-byte logical block size",
+			   (unsigned long long)dev.size, dev.lbs);
+		ret = 1;
+		goto out;
+	}
+
+	if (!dev.foreground) {
+		fflush(stdout);
+		fflush(stderr);
+		if (pipe2(pipefd, O_CLOEXEC)) {
+			ublkfw_err(&dev, "pipe: %s", strerror(errno));
+			ret = 1;
+			goto out;
+		}
+		child = fork();
+		if (child < 0) {
+			ublkfw_err(&dev, "fork: %s", strerror(errno));
+			ret = 1;
+			goto out;
+		}
+		if (child > 0) {
+			close(pipefd[1]);
+			/* The child owns the target now; do not close it here. */
+			return wait_for_child(&dev, child, pipefd[0]);
+		}
+		close(pipefd[0]);
+		setsid();
+		dev.ready_fd = pipefd[1];
+		dev.daemonized = true;
+	}
+	ret = ublkfw_dev_run(&dev);
+out:
+	if (dev.target_open && dev.ops.close)
+		dev.ops.close(&dev);
+	return ret;
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+/*
+ * queue.c - the queue layer and the framework's half of the data path.
+ *
+ * One thread per hardware queue.  The thread runs a libev loop that owns one
+ * io_uring ring:
+ *   - an ev_io on the ring fd wakes the loop when CQEs are ready (a plain ring:
+ *     DEFER_TASKRUN rings do not signal pollers of their fd, see
+ *     docs in shared perf notes);
+ *   - an ev_check reaps every CQE after each wake-up and dispatches it by its
+ *     user_data, which always points at a struct ublkfw_uring_op: either the
+ *     tag's own ublk command (cmd_op in struct io_slot) or a target operation;
+ *   - an ev_prepare submits all SQEs queued during the iteration in one
+ *     io_uring_enter(), so N completions cost one syscall, not N.
+ *
+ * Per tag: FETCH_REQ once, then kernel request -> queue_io() -> the target
+ * calls ublkfw_io_complete() -> COMMIT_AND_FETCH_REQ, which both returns the
+ * result and waits for the tag's next request.  Copy mode: each tag has its
+ * own buffer (max_io bytes) passed in the command's addr.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CQE_BATCH	64
+
+static inline struct io_slot *io_to_slot(struct ublkfw_io *io)
+{
+	return ublkfw_container_of(io, struct io_slot, io);
+}
+
+struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag)
+{
+	return (struct io_slot *)(q->slots + (size_t)tag * q->slot_stride);
+}
+
+void *ublkfw_io_priv(struct ublkfw_io *io)
+{
+	return (char *)io_to_slot(io) + ((sizeof(struct io_slot) + 15) & ~(size_t)15);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+struct ublkfw_dev *ublkfw_queue_dev(const struct ublkfw_queue *q) { return q->dev; }
+unsigned int ublkfw_queue_id(const struct ublkfw_queue *q) { return q->id; }
+unsigned int ublkfw_queue_depth(const struct ublkfw_queue *q) { return q->depth; }
+struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q) { return q->loop; }
+struct io_uring *ublkfw_queue_ring(struct ublkfw_queue *q) { return &q->ring; }
+void *ublkfw_queue_priv(const struct ublkfw_queue *q) { return q->priv; }
+void ublkfw_queue_set_priv(struct ublkfw_queue *q, void *priv) { q->priv = priv; }
+
+/* ---- submission --------------------------------------------------------- */
+
+static int queue_submit(struct ublkfw_queue *q)
+{
+	int ret;
+
+	do {
+		ret = io_uring_submit(&q->ring);
+	} while (ret == -EINTR);
+	return ret;
+}
+
+static struct io_uring_sqe *queue_sqe(struct ublkfw_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe) {
+		/* SQ full: flush it now rather than wait for the loop's prepare. */
+		if (queue_submit(q) < 0)
+			return NULL;
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	return sqe;
+}
+
+struct io_uring_sqe *ublkfw_queue_get_sqe(struct ublkfw_queue *q, struct ublkfw_uring_op *op)
+{
+	struct io_uring_sqe *sqe = queue_sqe(q);
+
+	if (!sqe)
+		return NULL;
+	memset(sqe, 0, sizeof(*sqe));
+	io_uring_sqe_set_data(sqe, op);
+	q->target_inflight++;
+	return sqe;
+}
+
+int ublkfw_queue_register_file(struct ublkfw_queue *q, int fd)
+{
+	int idx, ret;
+
+	if (q->nr_files >= UBLKFW_NR_FIXED_FILES)
+		return -ENOSPC;
+	idx = q->nr_files;
+	ret = io_uring_register_files_update(&q->ring, idx, &fd, 1);
+	if (ret < 0)
+		return ret;
+	q->nr_files++;
+	return idx;
+}
+
+/* Queue FETCH_REQ or COMMIT_AND_FETCH_REQ for a tag. */
+static void queue_ublk_cmd(struct ublkfw_queue *q, struct io_slot *s, unsigned int cmd_op,
+			   int result)
+{
+	struct io_uring_sqe *sqe = queue_sqe(q);
+	struct ublksrv_io_cmd *cmd;
+
+	if (!sqe) {
+		/* Cannot happen with a ring sized for depth + target ops unless
+		 * the kernel refuses submissions; the tag is lost. */
+		ublkfw_err(q->dev, "queue %u tag %u: no SQE for %s", q->id, s->io.tag,
+			   cmd_op == UBLK_U_IO_FETCH_REQ ? "FETCH_REQ" : "COMMIT_AND_FETCH_REQ");
+		s->state = IO_STOPPED;
+		q->nr_stopped++;
+		return;
+	}
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = 0;			/* fixed file 0: /dev/ublkcN */
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->cmd_op = cmd_op;
+	cmd = (struct ublksrv_io_cmd *)sqe->cmd;
+	cmd->q_id = q->id;
+	cmd->tag = s->io.tag;
+	cmd->result = result;
+	cmd->addr = (uint64_t)(uintptr_t)s->buf;
+	io_uring_sqe_set_data(sqe, &s->cmd_op);
+	s->state = IO_FETCHING;
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+void ublkfw_io_complete(struct ublkfw_io *io, int result)
+{
+	struct io_slot *s = io_to_slot(io);
+	struct ublkfw_queue *q = io->queue;
+
+	if (s->state != IO_IN_TARGET) {
+		ublkfw_err(q->dev, "queue %u tag %u: completed twice or never issued (bug in target)",
+			   q->id, io->tag);
+		return;
+	}
+	if (result > 0)
+		q->nr_bytes += result;
+	q->nr_ios++;
+	queue_ublk_cmd(q, s, UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
+}
+
+void ublkfw_io_complete_async(struct ublkfw_io *io, int result)
+{
+	struct io_slot *s = io_to_slot(io);
+	struct ublkfw_queue *q = io->queue;
+
+	s->remote_result = result;
+	pthread_mutex_lock(&q->remote_lock);
+	s->remote_next = q->remote_head;
+	q->remote_head = s;
+	pthread_mutex_unlock(&q->remote_lock);
+	ev_async_send(q->loop, &q->async_w);
+}
+
+static void maybe_finish(struct ublkfw_queue *q)
+{
+	/* The loop ends once the kernel has ended every tag and the target has
+	 * no ring operation left: nothing can reference the buffers any more. */
+	if (q->nr_stopped == q->depth && q->target_inflight == 0)
+		ev_break(q->loop, EVBREAK_ALL);
+}
+
+/*
+ * A tag's ublk command completed: either a new request (res 0) or the end of
+ * the tag (UBLK_IO_RES_ABORT when the device stops, or another error).
+ */
+void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int res)
+{
+	const struct ublksrv_io_desc *iod;
+	struct ublkfw_io *io = &s->io;
+
+	if (res != UBLK_IO_RES_OK) {
+		if (res != UBLK_IO_RES_ABORT)
+			ublkfw_err(q->dev, "queue %u tag %u: ublk command failed: %s", q->id,
+				   io->tag, strerror(res < 0 ? -res : EPROTO));
+		s->state = IO_STOPPED;
+		q->nr_stopped++;
+		maybe_finish(q);
+		return;
+	}
+
+	iod = &q->descs[io->tag];
+	io->op = ublksrv_get_op(iod);
+	io->flags = iod->op_flags & ~0xffU;
+	io->offset = iod->start_sector << 9;
+	io->len = iod->nr_sectors << 9;
+	switch (io->op) {
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		io->data = s->buf;
+		break;
+	default:
+		io->data = NULL;
+		break;
+	}
+	s->state = IO_IN_TARGET;
+	q->dev->ops.queue_io(q, io);
+}
+
+static void cmd_cqe_cb(struct ublkfw_queue *q, struct ublkfw_uring_op *op, int res,
+		       unsigned int flags)
+{
+	(void)flags;
+	ublkfw_queue_handle_cmd_cqe(q, ublkfw_container_of(op, struct io_slot, cmd_op), res);
+}
+
+static void reap(struct ublkfw_queue *q)
+{
+	struct io_uring_cqe *cqes[CQE_BATCH];
+	struct {
+		struct ublkfw_uring_op *op;
+		int res;
+		unsigned int flags;
+	} batch[CQE_BATCH];
+	unsigned int n, i;
+
+	/* Copy a batch out and release the CQ slots before dispatching, so
+	 * callbacks may submit (and the kernel may post) freely. */
+	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, CQE_BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			batch[i].op = io_uring_cqe_get_data(cqes[i]);
+			batch[i].res = cqes[i]->res;
+			batch[i].flags = cqes[i]->flags;
+		}
+		io_uring_cq_advance(&q->ring, n);
+		for (i = 0; i < n; i++) {
+			struct ublkfw_uring_op *op = batch[i].op;
+
+			if (op->cb != cmd_cqe_cb) {
+				q->target_inflight--;
+				op->cb(q, op, batch[i].res, batch[i].flags);
+				maybe_finish(q);
+			} else {
+				op->cb(q, op, batch[i].res, batch[i].flags);
+			}
+		}
+	}
+}
+
+/* ---- libev wiring ------------------------------------------------------- */
+
+static void ring_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	reap(w->data);
+}
+
+static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	reap(w->data);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct ublkfw_queue *q = w->data;
+	int ret;
+
+	(void)loop;
+	(void)revents;
+	if (!io_uring_sq_ready(&q->ring))
+		return;
+	ret = queue_submit(q);
+	if (ret < 0 && ret != -EBUSY && ret != -EAGAIN)
+		ublkfw_err(q->dev, "queue %u: io_uring_submit: %s", q->id, strerror(-ret));
+	/* -EBUSY/-EAGAIN: the CQ is full; the ring fd is readable, the check
+	 * watcher reaps, and the next prepare submits again. */
+}
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct ublkfw_queue *q = w->data;
+	struct io_slot *list, *next;
+
+	(void)revents;
+	if (atomic_load(&q->stop_req)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	pthread_mutex_lock(&q->remote_lock);
+	list = q->remote_head;
+	q->remote_head = NULL;
+	pthread_mutex_unlock(&q->remote_lock);
+	for (; list; list = next) {
+		next = list->remote_next;
+		ublkfw_io_complete(&list->io, list->remote_result);
+	}
+}
+
+/* ---- set-up and tear-down ---------------------------------------------- */
+
+static unsigned int roundup_pow2(unsigned int v)
+{
+	unsigned int r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+/* Everything but the loop, which other threads may still poke with
+ * ev_async_send() until the thread is joined (ublkfw_queue_join() frees it). */
+static void queue_teardown(struct ublkfw_queue *q)
+{
+	if (q->ring_ok) {
+		io_uring_queue_exit(&q->ring);
+		q->ring_ok = false;
+	}
+	if (q->descs) {
+		munmap(q->descs, q->descs_len);
+		q->descs = NULL;
+	}
+	if (q->bufs) {
+		munmap(q->bufs, q->bufs_len);
+		q->bufs = NULL;
+	}
+	free(q->slots);
+	q->slots = NULL;
+}
+
+static int queue_setup(struct ublkfw_queue *q)
+{
+	struct ublkfw_dev *dev = q->dev;
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t stride = ((UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc)) + pg - 1) &
+			~(size_t)(pg - 1);
+	struct io_uring_params p;
+	int fds[UBLKFW_NR_FIXED_FILES];
+	unsigned int tag;
+	int ret;
+
+	q->descs_len = ((q->depth * sizeof(struct ublksrv_io_desc)) + pg - 1) & ~(size_t)(pg - 1);
+	q->descs = mmap(NULL, q->descs_len, PROT_READ, MAP_SHARED | MAP_POPULATE, dev->cdev_fd,
+			UBLKSRV_CMD_BUF_OFFSET + (off_t)q->id * stride);
+	if (q->descs == MAP_FAILED) {
+		ret = -errno;
+		q->descs = NULL;
+		ublkfw_err(dev, "queue %u: mmap of the I/O descriptors: %s", q->id, strerror(-ret));
+		return ret;
+	}
+
+	q->bufs_len = (size_t)q->depth * dev->max_io;
+	q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (q->bufs == MAP_FAILED) {
+		q->bufs = NULL;
+		ublkfw_err(dev, "queue %u: cannot allocate %zu bytes of I/O buffers", q->id,
+			   q->bufs_len);
+		return -ENOMEM;
+	}
+
+	q->slot_stride = ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
+			 ((dev->ops.io_priv_size + 15) & ~(size_t)15);
+	q->slots = calloc(q->depth, q->slot_stride);
+	if (!q->slots)
+		return -ENOMEM;
+	for (tag = 0; tag < q->depth; tag++) {
+		struct io_slot *s = ublkfw_queue_slot(q, tag);
+
+		s->io.tag = tag;
+		s->io.queue = q;
+		s->buf = q->bufs + (size_t)tag * dev->max_io;
+		s->cmd_op.cb = cmd_cqe_cb;
+	}
+
+	/* Room for every tag's command plus as many target operations. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = roundup_pow2(q->depth * 4);
+	ret = io_uring_queue_init_params(roundup_pow2(q->depth * 2), &q->ring, &p);
+	if (ret < 0) {
+		ublkfw_err(dev, "queue %u: io_uring_queue_init: %s", q->id, strerror(-ret));
+		return ret;
+	}
+	q->ring_ok = true;
+	for (int i = 0; i < UBLKFW_NR_FIXED_FILES; i++)
+		fds[i] = -1;
+	fds[0] = dev->cdev_fd;
+	ret = io_uring_register_files(&q->ring, fds, UBLKFW_NR_FIXED_FILES);
+	if (ret < 0) {
+		ublkfw_err(dev, "queue %u: io_uring_register_files: %s", q->id, strerror(-ret));
+		return ret;
+	}
+	q->nr_files = 1;
+
+	q->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+	if (!q->loop) {
+		ublkfw_err(dev, "queue %u: cannot create the libev loop", q->id);
+		return -ENOMEM;
+	}
+	ev_io_init(&q->ring_w, ring_cb, q->ring.ring_fd, EV_READ);
+	ev_prepare_init(&q->prepare_w, prepare_cb);
+	ev_check_init(&q->check_w, check_cb);
+	ev_async_init(&q->async_w, async_cb);
+	q->ring_w.data = q->prepare_w.data = q->check_w.data = q->async_w.data = q;
+	ev_io_start(q->loop, &q->ring_w);
+	ev_prepare_start(q->loop, &q->prepare_w);
+	ev_check_start(q->loop, &q->check_w);
+	ev_async_start(q->loop, &q->async_w);
+	return 0;
+}
+
+static void queue_report(struct ublkfw_queue *q, int ret)
+{
+	struct ublkfw_dev *dev = q->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (ret && !dev->first_queue_error)
+		dev->first_queue_error = ret;
+	dev->nr_ready++;
+	pthread_cond_broadcast(&dev->cond);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct ublkfw_queue *q = arg;
+	struct ublkfw_dev *dev = q->dev;
+	bool target_init = false;
+	unsigned int tag;
+	int ret;
+
+	if (q->has_affinity)
+		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity), &q->affinity);
+
+	ret = queue_setup(q);
+	if (!ret && dev->ops.queue_init) {
+		ret = dev->ops.queue_init(q);
+		target_init = !ret;
+	}
+	if (!ret) {
+		for (tag = 0; tag < q->depth; tag++)
+			queue_ublk_cmd(q, ublkfw_queue_slot(q, tag), UBLK_U_IO_FETCH_REQ, -1);
+		ret = queue_submit(q);
+		if (ret >= 0)
+			ret = 0;
+		else
+			ublkfw_err(dev, "queue %u: submitting FETCH_REQ: %s", q->id, strerror(-ret));
+	}
+	queue_report(q, ret);
+
+	if (!ret)
+		ev_run(q->loop, 0);
+
+	if (target_init && dev->ops.queue_deinit)
+		dev->ops.queue_deinit(q);
+	queue_teardown(q);
+	atomic_fetch_add(&dev->queues_exited, 1);
+	if (dev->main_loop)
+		ev_async_send(dev->main_loop, &dev->queue_exit_w);
+	return NULL;
+}
+
+int ublkfw_queue_start(struct ublkfw_queue *q)
+{
+	sigset_t all, old;
+	int ret;
+
+	pthread_mutex_init(&q->remote_lock, NULL);
+	atomic_init(&q->stop_req, false);
+	/* Signals belong to the main thread's loop: queue threads block them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&q->thread, NULL, queue_thread, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	q->thread_started = true;
+	return 0;
+}
+
+void ublkfw_queue_request_stop(struct ublkfw_queue *q)
+{
+	if (!q->thread_started)
+		return;
+	atomic_store(&q->stop_req, true);
+	/* Called after the queue reported its set-up; the loop lives until
+	 * ublkfw_queue_join(). */
+	if (q->loop)
+		ev_async_send(q->loop, &q->async_w);
+}
+
+void ublkfw_queue_join(struct ublkfw_queue *q)
+{
+	if (!q->thread_started)
+		return;
+	pthread_join(q->thread, NULL);
+	q->thread_started = false;
+	if (q->loop) {
+		ev_loop_destroy(q->loop);
+		q->loop = NULL;
+	}
+	pthread_mutex_destroy(&q->remote_lock);
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/* util.c - number parsing and logging helpers. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int ublkfw_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *val)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*val = v;
+	return 0;
+}
+
+int ublkfw_parse_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	case 'P': shift = 50; end++; break;
+	case 'B':
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* Accept "K", "KB", "KiB" (all binary) and a bare "B" for bytes. */
+	if (shift && (end[0] == 'i' || end[0] == 'I') && (end[1] == 'B' || end[1] == 'b'))
+		end += 2;
+	else if (end[0] == 'B' || end[0] == 'b')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+const char *ublkfw_progname(void)
+{
+	return program_invocation_short_name;
+}
+
+void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	/* Errors and information go to the same place (stderr, which is the
+	 * device's log file once the server runs in the background); errors
+	 * are marked so a log reader can grep for them. */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (dev && dev->ops.name)
+		fprintf(stderr, "%s: %s: %s%s\n", dev->prog ? dev->prog : ublkfw_progname(),
+			dev->ops.name, err && dev->daemonized ? "error: " : "", msg);
+	else
+		fprintf(stderr, "%s: %s\n", ublkfw_progname(), msg);
+	fflush(stderr);
+}
+
+void ublkfw_err(const struct ublkfw_dev *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ublkfw_vlog(dev, true, fmt, ap);
+	va_end(ap);
+}
+
+void ublkfw_info(const struct ublkfw_dev *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ublkfw_vlog(dev, false, fmt, ap);
+	va_end(ap);
+}

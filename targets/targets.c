@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+/* targets.c - the table of built-in targets, looked up by name. */
+#include <string.h>
+
+#include "targets.h"
+
+const struct ublkfw_target_ops *const ublkfw_builtin_targets[] = {
+	&ublkfw_target_null,
+	NULL,
+};
+
+const struct ublkfw_target_ops *ublkfw_find_target(const char *name)
+{
+	for (int i = 0; ublkfw_builtin_targets[i]; i++)
+		if (!strcmp(ublkfw_builtin_targets[i]->name, name))
+			return ublkfw_builtin_targets[i];
+	return NULL;
+}

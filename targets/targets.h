@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* targets.h - the table of targets built into ublk-fw-ctl. */
+#ifndef UBLKFW_TARGETS_H
+#define UBLKFW_TARGETS_H
+
+#include "ublkfw.h"
+
+extern const struct ublkfw_target_ops ublkfw_target_null;
+
+/* NULL-terminated, in the order `ublk-fw-ctl --help` lists them. */
+extern const struct ublkfw_target_ops *const ublkfw_builtin_targets[];
+
+const struct ublkfw_target_ops *ublkfw_find_target(const char *name);
+
+#endif

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ublk-fw-ctl - create, list and delete ublk devices served by ublk-fw
+ * targets, and show the kernel's ublk features.  See ublk-fw-ctl(8).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "targets.h"
+
+#define PROG "ublk-fw-ctl"
+
+static int usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " add -t TARGET [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [--foreground] [TARGET OPTIONS]\n"
+		"       " PROG " del -n ID | --all\n"
+		"       " PROG " list [-n ID] [--json]\n"
+		"       " PROG " features [--json]\n"
+		"       " PROG " --help | --version\n"
+		"\n"
+		"  add       create a device served by TARGET; returns once it is live\n"
+		"            (" PROG " add -t TARGET --help lists the target's options)\n"
+		"  del       stop and delete a device, also when its server has died\n"
+		"  list      devices: kernel state, size, queues, flags, target, server pid\n"
+		"  features  the ublk features of the running kernel\n"
+		"\n"
+		"targets:\n");
+	for (int i = 0; ublkfw_builtin_targets[i]; i++)
+		fprintf(f, "  %-10s %s\n", ublkfw_builtin_targets[i]->name,
+			ublkfw_builtin_targets[i]->description);
+	return f == stderr ? 2 : 0;
+}
+
+static int need_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, PROG ": must be run as root (ublk control commands need CAP_SYS_ADMIN)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int open_ctrl(struct ublkfw_ctrl *c)
+{
+	if (need_root())
+		return -1;
+	if (ublkfw_ctrl_open(c) < 0) {
+		fprintf(stderr, PROG ": %s\n", c->errmsg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- add ------------------------------------------------------------------ */
+
+static int cmd_add(int argc, char **argv)
+{
+	const struct ublkfw_target_ops *ops;
+	const char *tname = NULL;
+	char **nargv;
+	int nargc = 1, ret;
+
+	/* Take -t/--target out; everything else belongs to ublkfw_main(). */
+	nargv = calloc(argc + 1, sizeof(*nargv));
+	if (!nargv)
+		return 1;
+	nargv[0] = PROG;
+	for (int i = 1; i < argc; i++) {
+		if (!tname && (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--target"))) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, PROG ": add: -t needs a target name\n");
+				free(nargv);
+				return 2;
+			}
+			tname = argv[++i];
+		} else if (!tname && !strncmp(argv[i], "--target=", 9)) {
+			tname = argv[i] + 9;
+		} else {
+			nargv[nargc++] = argv[i];
+		}
+	}
+	if (!tname) {
+		for (int i = 1; i < nargc; i++)
+			if (!strcmp(nargv[i], "-h") || !strcmp(nargv[i], "--help")) {
+				free(nargv);
+				return usage(stdout);
+			}
+		fprintf(stderr, PROG ": add: no target given: use -t TARGET (see " PROG " --help)\n");
+		free(nargv);
+		return 2;
+	}
+	ops = ublkfw_find_target(tname);
+	if (!ops) {
+		char names[256] = "";
+
+		for (int i = 0; ublkfw_builtin_targets[i]; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", ublkfw_builtin_targets[i]->name);
+		fprintf(stderr, PROG ": add: unknown target '%s': choose one of %s\n", tname, names);
+		free(nargv);
+		return 2;
+	}
+	ret = ublkfw_main_cmd(ops, nargc, nargv, PROG " add -t");
+	free(nargv);
+	return ret;
+}
+
+/* ---- device enumeration ----------------------------------------------------- */
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Ids of all ublk devices (from /dev/ublkcN), sorted; returns the count. */
+static int list_ids(int *ids, int max)
+{
+	struct dirent *de;
+	DIR *d = opendir("/dev");
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		char *end;
+		long id;
+
+		if (strncmp(de->d_name, "ublkc", 5) || !de->d_name[5])
+			continue;
+		id = strtol(de->d_name + 5, &end, 10);
+		if (*end || id < 0)
+			continue;
+		ids[n++] = (int)id;
+	}
+	closedir(d);
+	qsort(ids, n, sizeof(*ids), cmp_int);
+	return n;
+}
+
+/* Does process pid hold /dev/ublkc<id> open, i.e. is it that device's server? */
+static bool pid_serves(pid_t pid, int id)
+{
+	char dir[64], path[PATH_MAX], link[PATH_MAX], want[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (pid <= 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "/dev/ublkc%d", id);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = !strcmp(link, want);
+	}
+	closedir(d);
+	return found;
+}
+
+/* ---- del ------------------------------------------------------------------ */
+
+static int del_one(struct ublkfw_ctrl *c, int id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublkfw_state st;
+	pid_t pid = -1;
+	int ret;
+
+	ret = ublkfw_ctrl_get_info(c, id, &info);
+	if (ret == -ENODEV) {
+		ublkfw_state_remove(id);
+		fprintf(stderr, PROG ": del: no ublk device with id %d (see " PROG " list)\n", id);
+		return 1;
+	}
+	if (ret < 0) {
+		fprintf(stderr, PROG ": del: %s\n", c->errmsg);
+		return 1;
+	}
+	if (info.ublksrv_pid > 0)
+		pid = info.ublksrv_pid;
+	else if (!ublkfw_state_read(id, &st))
+		pid = st.pid;
+
+	if (pid_serves(pid, id)) {
+		/* A live server: let it stop, drain and delete its own device. */
+		kill(pid, SIGTERM);
+		for (int ms = 0; ms < 30000; ms += 20) {
+			if (ublkfw_ctrl_get_info(c, id, &info) == -ENODEV)
+				break;
+			if (!pid_serves(pid, id))
+				break;
+			nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+		}
+	}
+	/* A dead (or stubborn) server: do it ourselves. */
+	ret = ublkfw_ctrl_get_info(c, id, &info);
+	if (ret != -ENODEV) {
+		ret = ublkfw_ctrl_stop_dev(c, id);
+		if (ret < 0 && ret != -ENODEV) {
+			fprintf(stderr, PROG ": del: %s\n", c->errmsg);
+			return 1;
+		}
+		ret = ublkfw_ctrl_del_dev(c, id);
+		if (ret < 0 && ret != -ENODEV) {
+			fprintf(stderr, PROG ": del: %s\n", c->errmsg);
+			return 1;
+		}
+	}
+	ublkfw_state_remove(id);
+	printf("deleted /dev/ublkb%d (id %d)\n", id, id);
+	return 0;
+}
+
+static int cmd_del(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ublkfw_ctrl c;
+	int id = -1, all = 0, opt, ret = 0;
+	uint64_t v;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (ublkfw_parse_uint(optarg, 0, (1U << 20) - 1, &v)) {
+				fprintf(stderr, PROG ": del: invalid device id '%s'\n", optarg);
+				return 2;
+			}
+			id = (int)v;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'h':
+			return usage(stdout);
+		default:
+			fprintf(stderr, PROG ": del: unknown option '%s'\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if ((id < 0) == !all || optind < argc) {
+		fprintf(stderr, PROG ": del: give exactly one of -n ID or --all\n");
+		return 2;
+	}
+	if (open_ctrl(&c))
+		return 1;
+	if (all) {
+		int ids[1024], n = list_ids(ids, 1024);
+
+		for (int i = 0; i < n; i++)
+			ret |= del_one(&c, ids[i]);
+	} else {
+		ret = del_one(&c, id);
+	}
+	ublkfw_ctrl_close(&c);
+	return ret;
+}
+
+/* ---- list ----------------------------------------------------------------- */
+
+static void human_size(uint64_t b, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTP";
+	int u = 0;
+
+	while (b >= 1024 && !(b % 1024) && u < 5) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%llu%c", (unsigned long long)b, units[u]);
+}
+
+static void print_flag_array(FILE *f, uint64_t flags)
+{
+	bool first = true;
+
+	fputc('[', f);
+	for (unsigned int bit = 0; bit < 64; bit++) {
+		char unknown[16];
+		const char *name;
+
+		if (!(flags & (1ULL << bit)))
+			continue;
+		name = ublkfw_feature_name(bit);
+		if (!name) {
+			snprintf(unknown, sizeof(unknown), "BIT%u", bit);
+			name = unknown;
+		}
+		fprintf(f, "%s", first ? "" : ", ");
+		ublkfw_json_str(f, name);
+		first = false;
+	}
+	fputc(']', f);
+}
+
+static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	struct ublkfw_state st;
+	uint64_t size = 0;
+	unsigned int lbs = 0;
+	bool have_state;
+	const char *state;
+	char flags[512], sz[32];
+
+	if (ublkfw_ctrl_get_info(c, id, &info) < 0)
+		return -1;
+	if (ublkfw_ctrl_get_params(c, id, &p) >= 0 && (p.types & UBLK_PARAM_TYPE_BASIC)) {
+		size = p.basic.dev_sectors << 9;
+		lbs = 1U << p.basic.logical_bs_shift;
+	}
+	have_state = !ublkfw_state_read(id, &st);
+	state = ublkfw_state_name(info.state);
+	if (!state)
+		state = "UNKNOWN";
+	if (json) {
+		printf("%s\n  {\"id\": %d, \"state\": \"%s\", \"size\": %llu, \"logical_block_size\": %u, "
+		       "\"queues\": %u, \"depth\": %u, \"max_io\": %u, \"flags\": %llu, \"flag_names\": ",
+		       first ? "" : ",", id, state, (unsigned long long)size, lbs, info.nr_hw_queues,
+		       info.queue_depth, info.max_io_buf_bytes, (unsigned long long)info.flags);
+		print_flag_array(stdout, info.flags);
+		printf(", \"pid\": %d, \"target\": ", info.ublksrv_pid);
+		if (have_state)
+			ublkfw_json_str(stdout, st.target);
+		else
+			printf("null");
+		printf(", \"args\": ");
+		if (have_state)
+			ublkfw_json_str(stdout, st.args);
+		else
+			printf("null");
+		printf("}");
+	} else {
+		human_size(size, sz, sizeof(sz));
+		printf("%-4d %-8s %-8s %-6u %-6u %-8s %-8d %s\n", id, state, sz, info.nr_hw_queues,
+		       info.queue_depth, have_state ? st.target : "-", info.ublksrv_pid,
+		       ublkfw_flags_str(info.flags, flags, sizeof(flags)));
+	}
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ublkfw_ctrl c;
+	int ids[1024], n, id = -1, opt, ret = 0, shown = 0;
+	bool json = false;
+	uint64_t v;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (ublkfw_parse_uint(optarg, 0, (1U << 20) - 1, &v)) {
+				fprintf(stderr, PROG ": list: invalid device id '%s'\n", optarg);
+				return 2;
+			}
+			id = (int)v;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return usage(stdout);
+		default:
+			fprintf(stderr, PROG ": list: unknown option '%s'\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (open_ctrl(&c))
+		return 1;
+	if (id >= 0) {
+		ids[0] = id;
+		n = 1;
+	} else {
+		n = list_ids(ids, 1024);
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-4s %-8s %-8s %-6s %-6s %-8s %-8s %s\n", "ID", "STATE", "SIZE", "QUEUES",
+		       "DEPTH", "TARGET", "PID", "FLAGS");
+	for (int i = 0; i < n; i++) {
+		if (list_one(&c, ids[i], json, shown == 0) == 0) {
+			shown++;
+		} else if (id >= 0) {
+			fprintf(stderr, PROG ": list: no ublk device with id %d\n", id);
+			ret = 1;
+		}
+	}
+	if (json)
+		printf("%s]\n", shown ? "\n" : "");
+	ublkfw_ctrl_close(&c);
+	return ret;
+}
+
+/* ---- features ------------------------------------------------------------- */
+
+static int cmd_features(int argc, char **argv)
+{
+	struct ublkfw_ctrl c;
+	uint64_t features;
+	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	int ret;
+
+	if (argc > 1 && !json) {
+		fprintf(stderr, PROG ": features: unknown argument '%s'\n", argv[1]);
+		return 2;
+	}
+	if (open_ctrl(&c))
+		return 1;
+	ret = ublkfw_ctrl_get_features(&c, &features);
+	ublkfw_ctrl_close(&c);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": features: %s\n", c.errmsg);
+		return 1;
+	}
+	if (json) {
+		printf("{\"features\": %llu, \"names\": ", (unsigned long long)features);
+		print_flag_array(stdout, features);
+		printf("}\n");
+		return 0;
+	}
+	printf("features: 0x%llx\n", (unsigned long long)features);
+	for (unsigned int bit = 0; bit < 64; bit++) {
+		const char *name = ublkfw_feature_name(bit);
+
+		if (features & (1ULL << bit))
+			printf("  %-2u %s\n", bit, name ? name : "(unknown)");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return usage(stdout);
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf(PROG " (ublk-fw) " UBLKFW_VERSION "\n");
+		return 0;
+	}
+	if (!strcmp(argv[1], "add"))
+		return cmd_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "del"))
+		return cmd_del(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "features"))
+		return cmd_features(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n", argv[1]);
+	return 2;
+}
