@@ -119,6 +119,10 @@ struct ublkfw_queue {
 /* Test seam: dispatch of one ublk command completion (queue.c). */
 void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int res);
 struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag);
+/* Reap and dispatch every ready CQE (the loop's check watcher). */
+void ublkfw_queue_reap(struct ublkfw_queue *q);
+/* Allocate and initialise the per-tag slots (buffers from q->bufs). */
+int ublkfw_queue_alloc_slots(struct ublkfw_queue *q);
 int ublkfw_queue_start(struct ublkfw_queue *q);	/* spawn the thread, wait for init */
 void ublkfw_queue_request_stop(struct ublkfw_queue *q);
 void ublkfw_queue_join(struct ublkfw_queue *q);

@@ -219,7 +219,7 @@ static void cmd_cqe_cb(struct ublkfw_queue *q, struct ublkfw_uring_op *op, int r
 	ublkfw_queue_handle_cmd_cqe(q, ublkfw_container_of(op, struct io_slot, cmd_op), res);
 }
 
-static void reap(struct ublkfw_queue *q)
+void ublkfw_queue_reap(struct ublkfw_queue *q)
 {
 	struct io_uring_cqe *cqes[CQE_BATCH];
 	struct {
@@ -258,14 +258,14 @@ static void ring_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	reap(w->data);
+	ublkfw_queue_reap(w->data);
 }
 
 static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	reap(w->data);
+	ublkfw_queue_reap(w->data);
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -335,6 +335,27 @@ static void queue_teardown(struct ublkfw_queue *q)
 	q->slots = NULL;
 }
 
+int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
+{
+	size_t max_io = q->dev->max_io;
+	unsigned int tag;
+
+	q->slot_stride = ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
+			 ((q->dev->ops.io_priv_size + 15) & ~(size_t)15);
+	q->slots = calloc(q->depth, q->slot_stride);
+	if (!q->slots)
+		return -ENOMEM;
+	for (tag = 0; tag < q->depth; tag++) {
+		struct io_slot *s = ublkfw_queue_slot(q, tag);
+
+		s->io.tag = tag;
+		s->io.queue = q;
+		s->buf = q->bufs ? q->bufs + (size_t)tag * max_io : NULL;
+		s->cmd_op.cb = cmd_cqe_cb;
+	}
+	return 0;
+}
+
 static int queue_setup(struct ublkfw_queue *q)
 {
 	struct ublkfw_dev *dev = q->dev;
@@ -343,7 +364,6 @@ static int queue_setup(struct ublkfw_queue *q)
 			~(size_t)(pg - 1);
 	struct io_uring_params p;
 	int fds[UBLKFW_NR_FIXED_FILES];
-	unsigned int tag;
 	int ret;
 
 	q->descs_len = ((q->depth * sizeof(struct ublksrv_io_desc)) + pg - 1) & ~(size_t)(pg - 1);
@@ -366,19 +386,8 @@ static int queue_setup(struct ublkfw_queue *q)
 		return -ENOMEM;
 	}
 
-	q->slot_stride = ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
-			 ((dev->ops.io_priv_size + 15) & ~(size_t)15);
-	q->slots = calloc(q->depth, q->slot_stride);
-	if (!q->slots)
+	if (ublkfw_queue_alloc_slots(q))
 		return -ENOMEM;
-	for (tag = 0; tag < q->depth; tag++) {
-		struct io_slot *s = ublkfw_queue_slot(q, tag);
-
-		s->io.tag = tag;
-		s->io.queue = q;
-		s->buf = q->bufs + (size_t)tag * dev->max_io;
-		s->cmd_op.cb = cmd_cqe_cb;
-	}
 
 	/* Room for every tag's command plus as many target operations. */
 	memset(&p, 0, sizeof(p));

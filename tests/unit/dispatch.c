@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Completion dispatch in the queue layer, without a kernel: a queue with a
+ * real (idle) io_uring ring and hand-written I/O descriptors.  Checks what
+ * the target is given and the COMMIT_AND_FETCH SQE its completion produces.
+ */
+#include <criterion/criterion.h>
+
+#include "internal.h"
+
+#define DEPTH	4
+#define MAX_IO	8192
+
+static struct ublkfw_dev dev;
+static struct ublkfw_queue q;
+static struct ublksrv_io_desc descs[DEPTH];
+static char bufs[DEPTH][MAX_IO];
+static struct ublkfw_io *seen[16];
+static int nseen;
+static int complete_with = 1;	/* 1: complete inside queue_io with len/0 */
+
+static void fake_queue_io(struct ublkfw_queue *qq, struct ublkfw_io *io)
+{
+	cr_assert_eq(qq, &q);
+	seen[nseen++] = io;
+	if (complete_with)
+		ublkfw_io_complete(io, io->op <= UBLKFW_OP_WRITE ? (int)io->len : 0);
+}
+
+static const struct ublkfw_target_ops fake_ops = {
+	UBLKFW_TARGET_OPS_INIT,
+	.name = "fake",
+	.io_priv_size = 40,
+	.queue_io = fake_queue_io,
+};
+
+static void setup(void)
+{
+	ublkfw_dev_init(&dev, &fake_ops, "unit");
+	dev.max_io = MAX_IO;
+	memset(&q, 0, sizeof(q));
+	q.dev = &dev;
+	q.depth = DEPTH;
+	q.descs = descs;
+	q.bufs = &bufs[0][0];
+	cr_assert_eq(ublkfw_queue_alloc_slots(&q), 0);
+	cr_assert_eq(io_uring_queue_init(16, &q.ring, 0), 0);
+	q.loop = ev_loop_new(EVFLAG_AUTO);
+	nseen = 0;
+	complete_with = 1;
+	memset(descs, 0, sizeof(descs));
+}
+
+static void teardown(void)
+{
+	io_uring_queue_exit(&q.ring);
+	ev_loop_destroy(q.loop);
+	free(q.slots);
+}
+
+/* The newest SQE queued on the ring, not yet submitted. */
+static struct io_uring_sqe *last_sqe(void)
+{
+	cr_assert_gt(io_uring_sq_ready(&q.ring), 0, "no SQE was queued");
+	return &q.ring.sq.sqes[(q.ring.sq.sqe_tail - 1) & q.ring.sq.ring_mask];
+}
+
+TestSuite(dispatch, .init = setup, .fini = teardown);
+
+Test(dispatch, read_request_reaches_target_and_commits)
+{
+	struct io_slot *s = ublkfw_queue_slot(&q, 2);
+	struct ublksrv_io_cmd *cmd;
+	struct io_uring_sqe *sqe;
+
+	descs[2].op_flags = UBLK_IO_OP_READ | UBLK_IO_F_FUA;
+	descs[2].start_sector = 8;
+	descs[2].nr_sectors = 16;
+	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
+
+	cr_assert_eq(nseen, 1);
+	cr_expect_eq(seen[0]->op, UBLKFW_OP_READ);
+	cr_expect_eq(seen[0]->flags, UBLKFW_IO_F_FUA);
+	cr_expect_eq(seen[0]->offset, 4096);
+	cr_expect_eq(seen[0]->len, 8192);
+	cr_expect_eq(seen[0]->tag, 2);
+	cr_expect_eq(seen[0]->data, bufs[2]);
+	cr_expect_eq(seen[0]->queue, &q);
+
+	sqe = last_sqe();
+	cmd = (struct ublksrv_io_cmd *)sqe->cmd;
+	cr_expect_eq(sqe->opcode, IORING_OP_URING_CMD);
+	cr_expect_eq(sqe->cmd_op, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
+	cr_expect(sqe->flags & IOSQE_FIXED_FILE);
+	cr_expect_eq(cmd->q_id, 0);
+	cr_expect_eq(cmd->tag, 2);
+	cr_expect_eq(cmd->result, 8192);
+	cr_expect_eq(cmd->addr, (uint64_t)(uintptr_t)bufs[2]);
+	cr_expect_eq((void *)(uintptr_t)sqe->user_data, &s->cmd_op);
+	cr_expect_eq(s->state, IO_FETCHING);
+	cr_expect_eq(q.nr_ios, 1);
+	cr_expect_eq(q.nr_bytes, 8192);
+}
+
+Test(dispatch, ops_without_data_get_null_pointer)
+{
+	descs[0].op_flags = UBLK_IO_OP_FLUSH;
+	ublkfw_queue_handle_cmd_cqe(&q, ublkfw_queue_slot(&q, 0), UBLK_IO_RES_OK);
+	cr_assert_eq(nseen, 1);
+	cr_expect_eq(seen[0]->op, UBLKFW_OP_FLUSH);
+	cr_expect_null(seen[0]->data);
+	cr_expect_eq(((struct ublksrv_io_cmd *)last_sqe()->cmd)->result, 0);
+}
+
+Test(dispatch, abort_ends_the_tag_without_calling_target)
+{
+	struct io_slot *s = ublkfw_queue_slot(&q, 1);
+
+	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_ABORT);
+	cr_expect_eq(nseen, 0);
+	cr_expect_eq(s->state, IO_STOPPED);
+	cr_expect_eq(q.nr_stopped, 1);
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 0, "an aborted tag must not be re-armed");
+}
+
+Test(dispatch, deferred_completion_and_double_completion)
+{
+	struct io_slot *s = ublkfw_queue_slot(&q, 3);
+
+	complete_with = 0;
+	descs[3].op_flags = UBLK_IO_OP_WRITE;
+	descs[3].nr_sectors = 1;
+	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
+	cr_assert_eq(nseen, 1);
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 0, "nothing is committed before completion");
+	cr_expect_eq(s->state, IO_IN_TARGET);
+
+	ublkfw_io_complete(seen[0], -EIO);
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 1);
+	cr_expect_eq(((struct ublksrv_io_cmd *)last_sqe()->cmd)->result, -EIO);
+
+	ublkfw_io_complete(seen[0], 512);	/* a target bug: must be refused */
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 1, "a second completion must not commit again");
+}
+
+Test(dispatch, io_private_areas_are_aligned_and_distinct)
+{
+	char *p0 = ublkfw_io_priv(&ublkfw_queue_slot(&q, 0)->io);
+	char *p1 = ublkfw_io_priv(&ublkfw_queue_slot(&q, 1)->io);
+
+	cr_expect_eq((uintptr_t)p0 % 16, 0);
+	cr_expect_geq((size_t)(p1 - p0), 40 + sizeof(struct io_slot));
+	memset(p0, 0xaa, 40);	/* must not overwrite slot 1 */
+	cr_expect_eq(ublkfw_queue_slot(&q, 1)->io.tag, 1);
+}
+
+static int target_cb_res = 12345;
+static void target_cb(struct ublkfw_queue *qq, struct ublkfw_uring_op *op, int res, unsigned int f)
+{
+	(void)qq;
+	(void)op;
+	(void)f;
+	target_cb_res = res;
+}
+
+Test(dispatch, target_ring_operation_completes_through_its_callback)
+{
+	struct ublkfw_uring_op op = { .cb = target_cb };
+	struct io_uring_sqe *sqe = ublkfw_queue_get_sqe(&q, &op);
+
+	cr_assert_not_null(sqe);
+	io_uring_prep_nop(sqe);
+	cr_expect_eq((void *)(uintptr_t)sqe->user_data, &op, "prep must keep the op tag");
+	cr_expect_eq(q.target_inflight, 1);
+	cr_assert_eq(io_uring_submit_and_wait(&q.ring, 1), 1);
+	ublkfw_queue_reap(&q);	/* what the loop's check watcher does */
+	cr_expect_eq(target_cb_res, 0, "the NOP's result reaches the callback");
+	cr_expect_eq(q.target_inflight, 0);
+}
