@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Find (and if needed fetch or build) a kernel for the test guest.
+#
+# usage: tests/vm/get-kernel.sh stock|patched|patched-debug
+#
+#   stock          newest linux-image-6.12.*+deb12-amd64-unsigned known to apt,
+#                  fetched with `apt-get download` and unpacked with `dpkg -x`
+#                  (never installed) into
+#                  ${UBLKFW_CACHE:-$HOME/.cache/ublk-fw}/debian-kernel/<debversion>/
+#                  A cache hit downloads nothing.
+#   patched        <top>/kernel/build.sh          (all built in, no modules)
+#   patched-debug  <top>/kernel/build.sh --debug
+#
+# The LAST stdout line is always
+#   KERNEL=<abs path of the kernel image> MODDIR=<abs path of lib/modules/<kver>, or empty>
+# Progress goes to stderr.
+set -eu -o pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+CACHE=${UBLKFW_CACHE:-$HOME/.cache/ublk-fw}
+
+die() { echo "get-kernel: $*" >&2; exit 1; }
+say() { echo "get-kernel: $*" >&2; }
+
+# "<package> <version>" of the newest linux-image-6.12.N+deb12-amd64-unsigned
+# known to apt (one apt-cache call: each costs about a second here)
+newest_pkg() {
+	apt-cache show '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' 2>/dev/null |
+		awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }' |
+		sort -V | tail -n 1
+}
+
+stock() {
+	local pkg ver dir tmp kver
+	command -v apt-cache >/dev/null || die "apt-cache not found (Debian host needed)"
+	read -r pkg ver <<<"$(newest_pkg)"
+	if [ -z "$pkg" ]; then
+		say "apt-cache knows no linux-image-6.12.*+deb12-amd64-unsigned; running apt-get update"
+		apt-get update -q >/dev/null 2>&1 || say "apt-get update failed"
+		read -r pkg ver <<<"$(newest_pkg)"
+	fi
+	if [ -z "$pkg" ]; then
+		# offline: fall back to the newest kernel already in the cache
+		dir=$(ls -d "$CACHE"/debian-kernel/*/.complete 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$dir" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in apt and none cached"
+		dir=${dir%/.complete}
+		say "apt has no such package; using cached $dir"
+	else
+		dir=$CACHE/debian-kernel/$ver
+		mkdir -p "$CACHE/debian-kernel"
+		# one fetcher at a time; a second caller waits and then hits the cache
+		exec 9>"$CACHE/debian-kernel/.lock"
+		flock 9
+		if [ ! -e "$dir/.complete" ]; then
+			say "fetching $pkg $ver into $dir"
+			tmp=$(mktemp -d "$CACHE/debian-kernel/.tmp.XXXXXX")
+			# apt-get download runs as the _apt user when it can: let it write
+			chmod 755 "$tmp"
+			(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) ||
+				{ rm -rf "$tmp"; die "apt-get download $pkg=$ver failed"; }
+			mkdir -p "$tmp/root"
+			dpkg -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg -x failed"; }
+			rm -f "$tmp"/*.deb
+			touch "$tmp/root/.complete"
+			rm -rf "$dir"
+			mv "$tmp/root" "$dir"
+			rmdir "$tmp"
+		fi
+		exec 9>&-
+	fi
+	kver=$(ls "$dir/lib/modules" | head -n 1)
+	[ -n "$kver" ] && [ -f "$dir/boot/vmlinuz-$kver" ] || die "$dir is incomplete; remove it and retry"
+	echo "KERNEL=$dir/boot/vmlinuz-$kver MODDIR=$dir/lib/modules/$kver"
+}
+
+patched() {
+	local img
+	local build=$TOP/kernel/build.sh
+	[ -f "$build" ] ||
+		die "$build does not exist (yet): cannot build the patched kernel; use -k stock"
+	say "kernel/build.sh $* (its output follows on stderr)"
+	# build.sh's last stdout line is the image path; show all of its output
+	if [ -x "$build" ]; then
+		img=$("$build" "$@" | tee /dev/stderr | tail -n 1) || die "kernel/build.sh $* failed"
+	else
+		img=$(bash "$build" "$@" | tee /dev/stderr | tail -n 1) || die "kernel/build.sh $* failed"
+	fi
+	[ -n "$img" ] && [ -f "$img" ] || die "kernel/build.sh $* did not print an existing image path (got '$img')"
+	case $img in /*) ;; *) img=$(cd "$(dirname "$img")" && pwd)/$(basename "$img") ;; esac
+	echo "KERNEL=$img MODDIR="
+}
+
+case "${1:-}" in
+stock)		stock ;;
+patched)	patched ;;
+patched-debug)	patched --debug ;;
+*)		echo "usage: $0 stock|patched|patched-debug" >&2; exit 2 ;;
+esac
