@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: MIT
+# lib.sh - helpers for ublk-fw integration tests (POSIX sh, sourced).
+#
+# A test group is a script that sources this file, runs checks and ends with
+# `t_summary`.  It runs the same way natively (root + /dev/ublk-control) and
+# inside the test guest (tests/run-integration.sh decides).  Every check
+# asserts something and can fail; nothing is skipped.
+
+TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+CTL="$TOP/build/ublk-fw-ctl"
+OUT=${UBLKFW_OUT:-$TOP/tests/out/native}
+mkdir -p "$OUT"
+T_GROUP=$(basename "$0" .sh)
+T_PASS=0
+T_FAIL=0
+T_FAILED=""
+T_LOG="$OUT/$T_GROUP.cmd.log"
+: > "$T_LOG"
+
+say() { printf '%s\n' "$*"; }
+
+pass() { T_PASS=$((T_PASS + 1)); say "ok   - $1"; }
+fail() {
+	T_FAIL=$((T_FAIL + 1))
+	T_FAILED="$T_FAILED
+  $1"
+	say "FAIL - $1"
+	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/       /'
+	return 0
+}
+
+# check NAME CMD... : passes when CMD exits 0; its output is kept in the log
+# and shown on failure.
+check() {
+	name=$1; shift
+	if out=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name (exit $?: $*)" "$out"
+	fi
+	printf '### %s\n%s\n' "$name" "$out" >> "$T_LOG"
+}
+
+# expect_error NAME PATTERN CMD... : CMD must exit non-zero, print exactly
+# one line on stderr, and that line must match the grep -E PATTERN.
+expect_error() {
+	name=$1; pattern=$2; shift 2
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	lines=$(printf '%s\n' "$err" | grep -c .)
+	if [ "$rc" -eq 0 ]; then
+		fail "$name: exit 0 where an error was expected ($*)" "$err"
+	elif [ "$lines" -ne 1 ]; then
+		fail "$name: expected one line of error, got $lines ($*)" "$err"
+	elif ! printf '%s\n' "$err" | grep -Eq -- "$pattern"; then
+		fail "$name: message does not match /$pattern/ ($*)" "$err"
+	else
+		pass "$name (exit $rc: $err)"
+	fi
+}
+
+# Number of ublk devices the kernel has (from list --json, parsed by jq).
+nr_devices() { "$CTL" list --json | jq length; }
+
+# The JSON object of device $1 from list --json.
+dev_json() { "$CTL" list -n "$1" --json | jq -e '.[0]'; }
+
+# add ARGS... : add a device, print its id; fails the caller on error.
+add_dev() {
+	out=$("$CTL" add "$@" 2>&1) || { say "add $* failed: $out" >&2; return 1; }
+	id=$(printf '%s\n' "$out" | sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p')
+	[ -n "$id" ] || { say "add $*: unexpected output: $out" >&2; return 1; }
+	[ -b "/dev/ublkb$id" ] || { say "add $*: /dev/ublkb$id is not a block device" >&2; return 1; }
+	printf '%s\n' "$id"
+}
+
+# wait_gone ID [SECONDS]: both device nodes of ID disappear.
+wait_gone() {
+	i=0
+	while [ -e "/dev/ublkb$1" ] || [ -e "/dev/ublkc$1" ]; do
+		i=$((i + 1))
+		[ "$i" -gt $((${2:-20} * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# fio_ok NAME FIO-ARGS... : fio must exit 0, report no errors and do I/O.
+# Prints the IOPS line so the run shows the figures.
+fio_ok() {
+	name=$1; shift
+	json="$OUT/fio-$T_PASS-$T_FAIL.json"
+	if ! fio --output-format=json --output="$json" "$@" > /dev/null 2>&1; then
+		fail "$name: fio failed" "$(cat "$json" 2>/dev/null | tail -20)"
+		return
+	fi
+	errs=$(jq '[.jobs[].error] | add' "$json")
+	ios=$(jq '[.jobs[] | .read.total_ios + .write.total_ios] | add' "$json")
+	iops=$(jq '[.jobs[] | .read.iops + .write.iops] | add | floor' "$json")
+	if [ "$errs" != 0 ] || [ "${ios:-0}" -le 0 ]; then
+		fail "$name: fio errors=$errs ios=$ios"
+	else
+		pass "$name: $iops IOPS, $ios I/Os, 0 errors"
+	fi
+}
+
+t_summary() {
+	say ""
+	[ "$T_FAIL" -gt 0 ] && say "failed in $T_GROUP:$T_FAILED"
+	say "$T_GROUP: $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+}
