@@ -164,6 +164,7 @@ struct ublkfw_dev {
 	void *priv;
 	int ready_fd;			/* daemon mode: pipe to the waiting parent */
 	bool daemonized;
+	bool detached;			/* stdio now goes to the log file */
 
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;

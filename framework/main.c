@@ -107,6 +107,7 @@ void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev)
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		close(fd);
+		dev->detached = true;
 	}
 }
 

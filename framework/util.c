@@ -79,7 +79,7 @@ void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_lis
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (dev && dev->ops.name)
 		fprintf(stderr, "%s: %s: %s%s\n", dev->prog ? dev->prog : ublkfw_progname(),
-			dev->ops.name, err && dev->daemonized ? "error: " : "", msg);
+			dev->ops.name, err && dev->detached ? "error: " : "", msg);
 	else
 		fprintf(stderr, "%s: %s\n", ublkfw_progname(), msg);
 	fflush(stderr);
