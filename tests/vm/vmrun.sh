@@ -101,16 +101,23 @@ INITRD=$("$HERE/mkinitramfs.sh" $MODDIR | tail -n 1) || die "mkinitramfs.sh fail
 VMDIR=$TOP/tests/out/vm
 mkdir -p "$VMDIR" || die "cannot create $VMDIR"
 exec 8>"$VMDIR/.lock"
+WAIT=${UBLKFW_VM_WAIT:-60}
+case $WAIT in *[!0-9]*|"") die "bad UBLKFW_VM_WAIT '$WAIT'" ;; esac
+t_wait=$(date +%s)
 if ! flock -n 8; then
-	echo "vmrun: another guest of this checkout is running; waiting up to 60 s" >&2
-	flock -w 60 8 || die "another guest of this checkout is still running after 60 s; not starting a second one"
+	echo "vmrun: another guest of this checkout is running; waiting up to $WAIT s" >&2
+	flock -w "$WAIT" 8 || die "another guest of this checkout is still running after $WAIT s; not starting a second one"
 fi
 # also guests started from this checkout by anything else (their share is here)
 others() { pgrep -a qemu-system | grep -F -- "$VMDIR/"; }
-for i in $(seq 60); do
-	others >/dev/null || break
-	[ "$i" = 1 ] && echo "vmrun: a qemu guest of this checkout is running; waiting up to 60 s" >&2
-	[ "$i" = 60 ] && { others >&2; die "a qemu guest of this checkout is still running; not starting a second one"; }
+said=0
+while others >/dev/null; do
+	if [ $(( $(date +%s) - t_wait )) -ge "$WAIT" ]; then
+		others >&2
+		die "a qemu guest of this checkout is still running after $WAIT s; not starting a second one"
+	fi
+	[ $said = 1 ] || echo "vmrun: a qemu guest of this checkout is running; waiting up to $WAIT s" >&2
+	said=1
 	sleep 1
 done
 
