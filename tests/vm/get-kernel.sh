@@ -26,16 +26,25 @@ die() { echo "get-kernel: $*" >&2; exit 1; }
 say() { echo "get-kernel: $*" >&2; }
 
 # "<package> <version>" of the newest linux-image-6.12.N+deb12-amd64-unsigned
-# known to apt (one apt-cache call: each costs about a second here)
+# known to apt.  An apt-cache call costs about a second here, so the answer
+# is remembered until apt's package lists change.
 newest_pkg() {
+	local memo=$CACHE/debian-kernel/.newest
+	if [ -s "$memo" ] && [ -d /var/lib/apt/lists ] &&
+	   [ -z "$(find /var/lib/apt/lists -maxdepth 1 -newer "$memo" -print -quit)" ]; then
+		cat "$memo"
+		return
+	fi
 	apt-cache show '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' 2>/dev/null |
 		awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }' |
-		sort -V | tail -n 1
+		sort -V | tail -n 1 > "$memo.$$"
+	if [ -s "$memo.$$" ]; then mv "$memo.$$" "$memo"; cat "$memo"; else rm -f "$memo.$$"; fi
 }
 
 stock() {
 	local pkg ver dir tmp kver
 	command -v apt-cache >/dev/null || die "apt-cache not found (Debian host needed)"
+	mkdir -p "$CACHE/debian-kernel"
 	read -r pkg ver <<<"$(newest_pkg)"
 	if [ -z "$pkg" ]; then
 		say "apt-cache knows no linux-image-6.12.*+deb12-amd64-unsigned; running apt-get update"
