@@ -149,11 +149,22 @@ QEMU=(qemu-system-x86_64
 
 stop_qemu() {
 	local pid
-	pid=$(cat "$SHARE/.qemu.pid" 2>/dev/null) || return 0
+	pid=$(cat "$SHARE/.qemu.pid" 2>/dev/null) || return 1
 	kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
 	return 0
 }
-trap 'echo "vmrun: interrupted, stopping the guest" >&2; stop_qemu; sleep 1; stop_qemu; exit 125' INT TERM HUP
+on_signal() {
+	echo "vmrun: interrupted, stopping the guest" >&2
+	# qemu writes its pid file at once; give it a moment if it just started
+	for i in $(seq 30); do
+		stop_qemu && break
+		sleep 0.1
+	done
+	sleep 1
+	stop_qemu
+	exit 125
+}
+trap on_signal INT TERM HUP
 
 echo "vmrun: kernel $KERNEL" >&2
 echo "vmrun: share  $SHARE" >&2
