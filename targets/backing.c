@@ -103,7 +103,9 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	leg->fd = open(leg->path, flags);
 	if (leg->fd < 0) {
 		err = errno;
-		if (err == EINVAL && !b->buffered) {
+		if (err == EISDIR) {
+			ublkfw_err(dev, "%s is not a regular file or a block device", leg->path);
+		} else if (err == EINVAL && !b->buffered) {
 			ublkfw_err(dev, "%s does not support O_DIRECT: use --buffered", leg->path);
 		} else if (!b->read_only && (err == EROFS || err == EACCES || err == EPERM || err == ETXTBSY) &&
 			   (fd = open(leg->path, O_RDONLY | O_CLOEXEC)) >= 0) {

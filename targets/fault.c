@@ -21,7 +21,7 @@ static struct {
 	uint64_t delay_us, error_after, seed;
 	double error_rate;
 	int error_op;			/* -1: any, else UBLKFW_OP_READ/WRITE */
-	atomic_uint_fast64_t nr_ios;	/* over all queues, for --error-after */
+	atomic_uint_fast64_t nr_eligible; /* over all queues, for --error-after */
 } f = { .b = { .min_legs = 0, .max_legs = 1 }, .error_op = -1, .seed = 1 };
 
 struct fault_queue {
@@ -39,7 +39,7 @@ static const struct ublkfw_option fault_options[] = {
 	{ "delay-us", "US", "delay every request by US microseconds" },
 	{ "error-rate", "P", "fail this fraction (0..1) of requests with EIO" },
 	{ "error-op", "OP", "which requests may fail: read, write or any (default)" },
-	{ "error-after", "N", "let the first N requests succeed" },
+	{ "error-after", "N", "let the first N requests that may fail succeed" },
 	{ "seed", "N", "seed of the random choice (default 1)" },
 	BACKING_OPTIONS,
 	{ NULL, NULL, NULL },
@@ -128,10 +128,12 @@ static double next_random(struct fault_queue *fq)	/* xorshift64*, in [0, 1) */
 static void serve(struct ublkfw_queue *q, struct ublkfw_io *io)
 {
 	struct fault_queue *fq = ublkfw_queue_priv(q);
-	uint64_t n = atomic_fetch_add(&f.nr_ios, 1);
 	bool eligible = f.error_op < 0 ? io->op <= UBLKFW_OP_WRITE : io->op == f.error_op;
 
-	if (eligible && n >= f.error_after && f.error_rate > 0 && next_random(fq) < f.error_rate) {
+	/* --error-after counts only requests that may fail (--error-op), so
+	 * the kernel's own reads at start-up do not shift a write test. */
+	if (eligible && atomic_fetch_add(&f.nr_eligible, 1) >= f.error_after &&
+	    f.error_rate > 0 && next_random(fq) < f.error_rate) {
 		fq->nr_errors++;
 		ublkfw_io_complete(io, -EIO);
 	} else if (fq->bq) {

@@ -1,0 +1,235 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# kernel: stock
+# timeout: 1500
+#
+# The data-bearing targets on a real kernel: fio crc32c verify on loop (file
+# and block device, direct and buffered), memory and stripe (2 and 3 legs);
+# ext4 and xfs kept intact across umount/fsck/remount; fstrim and
+# write-zeroes reaching the backing; flush and FUA; the fault target's error
+# rate, delays and determinism; and the bad inputs of the file targets.
+. "$(dirname "$0")/lib.sh"
+
+W=/var/tmp/ublkfw-targets	# tmpfs in the guest
+rm -rf "$W"; mkdir -p "$W"
+
+mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
+
+# verify NAME DEV: 8k random writes at QD32 with crc32c, every block read back
+verify() {
+	fio_ok "$1: fio crc32c verify, randwrite 8k QD32" --name=v --filename="$2" \
+		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 \
+		--size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
+}
+
+with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
+	name=$1; shift
+	if id=$(add_dev "$@"); then return 0; fi
+	fail "$name: add $*"
+	return 1
+}
+
+# ---- fio verify on every data-bearing target ---------------------------
+mkfile $W/a.img 128M
+with_dev "loop file direct" -t loop $W/a.img && {
+	check "loop: size defaults to the file's" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 134217728 ]"
+	check "loop: write cache and FUA announced" sh -c \
+		"grep -q 'write back' /sys/block/ublkb$id/queue/write_cache && [ \$(cat /sys/block/ublkb$id/queue/fua) = 1 ]"
+	verify "loop file direct" /dev/ublkb$id
+	fio_ok "loop: fio fsync=1 (FLUSH)" --name=f --filename=/dev/ublkb$id --rw=randwrite \
+		--bs=4k --ioengine=psync --fsync=1 --size=4M --direct=1
+	fio_ok "loop: fio O_SYNC writes (FUA)" --name=s --filename=/dev/ublkb$id --rw=write \
+		--bs=16k --ioengine=psync --sync=1 --size=4M --direct=1
+	fio_ok "loop: fio 1M sequential read QD8" --name=seq --filename=/dev/ublkb$id --rw=read \
+		--bs=1M --iodepth=8 --ioengine=io_uring --direct=1 --size=128M
+	"$CTL" del -n $id >/dev/null
+}
+with_dev "loop file buffered" -t loop --buffered $W/a.img && {
+	verify "loop file buffered" /dev/ublkb$id
+	"$CTL" del -n $id >/dev/null
+}
+mkfile $W/blk.img 160M
+lo=$(losetup -f --show $W/blk.img)
+with_dev "loop block device" -t loop -q 2 "$lo" && {
+	check "loop on $lo: size is the block device's" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = \$(blockdev --getsize64 $lo) ]"
+	verify "loop block device ($lo)" /dev/ublkb$id
+	check "loop on $lo: blkdiscard (BLKDISCARD on the backing)" blkdiscard -o 0 -l 16M /dev/ublkb$id
+	"$CTL" del -n $id >/dev/null
+}
+losetup -d "$lo"
+with_dev "memory" -t memory -q 2 -s 128M && {
+	verify "memory" /dev/ublkb$id
+	"$CTL" del -n $id >/dev/null
+}
+mkfile $W/s0.img 64M; mkfile $W/s1.img 64M; mkfile $W/s2.img 64M
+with_dev "stripe 2 legs" -t stripe --chunk-size 16K $W/s0.img $W/s1.img && {
+	check "stripe 2 legs: size is 2 x 64M" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 134217728 ]"
+	verify "stripe 2 legs" /dev/ublkb$id
+	"$CTL" del -n $id >/dev/null
+}
+with_dev "stripe 3 legs" -t stripe -q 2 --chunk-size 4K $W/s0.img $W/s1.img $W/s2.img && {
+	verify "stripe 3 legs" /dev/ublkb$id
+	fio_ok "stripe 3 legs: 512k requests across every leg" --name=big --filename=/dev/ublkb$id \
+		--rw=randrw --bs=512k --iodepth=4 --ioengine=io_uring --direct=1 --size=96M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1
+	"$CTL" del -n $id >/dev/null
+}
+check "stripe: data is really striped (leg 1 holds device chunk 1)" sh -c "
+	printf 'chunk-one-marker' | dd of=$W/marker bs=16 count=1 2>/dev/null
+	id=\$('$CTL' add -t stripe --chunk-size 4K $W/s0.img $W/s1.img | sed -n 's|^/dev/ublkb\([0-9]*\) .*|\1|p')
+	dd if=$W/marker of=/dev/ublkb\$id bs=4096 seek=1 conv=sync oflag=direct 2>/dev/null
+	'$CTL' del -n \$id >/dev/null
+	dd if=$W/s1.img bs=16 count=1 2>/dev/null | grep -q chunk-one-marker"
+rm -f $W/s*.img
+
+# ---- filesystems: ext4 and xfs survive umount, fsck and remount ---------
+fs_roundtrip() {	# fs_roundtrip NAME DEV MKFS FSCK...
+	name=$1 dev=$2 mkfs=$3; shift 3
+	mnt=$W/mnt; mkdir -p $mnt
+	if ! $mkfs "$dev" > /dev/null 2>&1 || ! mount "$dev" $mnt; then
+		fail "$name: mkfs and mount"
+		return
+	fi
+	mkdir -p $mnt/d1/d2
+	i=0
+	while [ $i -lt 40 ]; do
+		head -c $((4096 * (i % 7 + 1) + i * 13)) /dev/urandom > $mnt/d$((i % 2 + 1))/f$i 2>/dev/null ||
+			head -c $((4096 * (i % 7 + 1) + i * 13)) /dev/urandom > $mnt/d1/f$i
+		i=$((i + 1))
+	done
+	head -c 20M /dev/urandom > $mnt/d1/d2/big
+	(cd $mnt && find . -type f | sort | xargs sha256sum) > $W/sums
+	umount $mnt
+	check "$name: fsck clean after umount" "$@" "$dev"
+	if mount "$dev" $mnt; then
+		check "$name: checksums match after remount" sh -c "cd $mnt && sha256sum --quiet -c $W/sums"
+		umount $mnt
+	else
+		fail "$name: remount"
+	fi
+}
+mkfile $W/fs.img 128M
+with_dev "ext4 on loop" -t loop $W/fs.img && {
+	fs_roundtrip "ext4 on loop" /dev/ublkb$id "mkfs.ext4 -q -F" e2fsck -fn
+	"$CTL" del -n $id >/dev/null
+}
+mkfile $W/xfs.img 320M		# xfsprogs 6.1 wants at least 300M
+with_dev "xfs on loop" -t loop $W/xfs.img && {
+	fs_roundtrip "xfs on loop" /dev/ublkb$id "mkfs.xfs -q -f" xfs_repair -n
+	"$CTL" del -n $id >/dev/null
+}
+rm -f $W/xfs.img
+
+# ---- fstrim and write-zeroes reach the backing file ---------------------
+with_dev "fstrim on ext4 over loop" -t loop $W/fs.img && {
+	mkfs.ext4 -q -F /dev/ublkb$id && mount /dev/ublkb$id $W/mnt &&
+		head -c 60M /dev/urandom > $W/mnt/junk && sync
+	full=$(du -k $W/fs.img | cut -f1)
+	rm -f $W/mnt/junk; sync
+	fstrim $W/mnt
+	trimmed=$(du -k $W/fs.img | cut -f1)
+	umount $W/mnt
+	check "fstrim punched holes in the backing file ($full KiB -> $trimmed KiB allocated)" \
+		test "$trimmed" -lt $((full - 40000))
+	head -c 8M /dev/urandom | dd of=/dev/ublkb$id bs=1M seek=100 oflag=direct 2>/dev/null
+	check "blkdiscard -z: write-zeroes succeeds" blkdiscard -z -o $((100 << 20)) -l $((8 << 20)) /dev/ublkb$id
+	check "write-zeroes: the range reads back as zeroes" sh -c \
+		"dd if=/dev/ublkb$id bs=1M skip=100 count=8 iflag=direct 2>/dev/null | cmp -s - /dev/zero -n $((8 << 20))"
+	check "write-zeroes: zeroed on the backing file too" sh -c \
+		"dd if=$W/fs.img bs=1M skip=100 count=8 2>/dev/null | cmp -s - /dev/zero -n $((8 << 20))"
+	"$CTL" del -n $id >/dev/null
+}
+
+# ---- fault injection -------------------------------------------------------
+# error rate: 20% of reads fail; fio counts them (continue_on_error)
+with_dev "fault rate" -t fault -s 256M --error-rate 0.2 --error-op read --seed 7 && {
+	fio --name=e --filename=/dev/ublkb$id --rw=randread --bs=4k --direct=1 --ioengine=psync \
+		--number_ios=4000 --size=256M --continue_on_error=all --output-format=json \
+		--output=$W/fault.json > /dev/null 2>&1
+	errs=$(jq '.jobs[0].total_err' $W/fault.json)
+	ios=$(jq '.jobs[0].read.total_ios' $W/fault.json)	# errors included
+	check "fault: observed read error rate $errs/$ios is 0.2 +- 0.03" \
+		awk "BEGIN { r = $errs / $ios; exit !(r > 0.17 && r < 0.23) }"
+	check "fault: writes unaffected with --error-op read" dd if=/dev/zero of=/dev/ublkb$id \
+		bs=64k count=256 oflag=direct
+	"$CTL" del -n $id >/dev/null
+}
+# determinism: the same seed and the same single-queue I/O sequence fail the same requests
+for run in 1 2; do
+	id=$(add_dev -t fault -s 64M --error-rate 0.3 --seed 42) || { fail "fault seed: add"; break; }
+	i=0; res=""
+	while [ $i -lt 60 ]; do
+		if dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 skip=$i iflag=direct 2>/dev/null; then
+			res="${res}o"
+		else
+			res="${res}x"
+		fi
+		i=$((i + 1))
+	done
+	eval "pattern$run=$res"
+	"$CTL" del -n $id >/dev/null
+done
+check "fault: --seed 42 gives the same error pattern twice ($pattern1)" \
+	sh -c "[ '$pattern1' = '$pattern2' ] && echo '$pattern1' | grep -q x && echo '$pattern1' | grep -q o"
+# delays run on libev timers: 16 requests in flight each take >= 2 ms, concurrently
+with_dev "fault delay" -t fault -s 64M --delay-us 2000 && {
+	fio --name=d --filename=/dev/ublkb$id --rw=randread --bs=4k --direct=1 --ioengine=io_uring \
+		--iodepth=16 --runtime=3 --time_based --output-format=json --output=$W/delay.json >/dev/null 2>&1
+	lat=$(jq '.jobs[0].read.clat_ns.min / 1000 | floor' $W/delay.json)
+	iops=$(jq '.jobs[0].read.iops | floor' $W/delay.json)
+	check "fault: every request delayed >= 2000 us (min completion latency $lat us)" test "$lat" -ge 2000
+	check "fault: delays overlap, the loop never sleeps ($iops IOPS at QD16 > 2000, a sleeping loop gives < 500)" \
+		test "$iops" -gt 2000
+	"$CTL" del -n $id >/dev/null
+}
+# the device keeps serving after errors; a file-backed fault device verifies
+with_dev "fault over a file" -t fault --error-rate 1 --error-op write --error-after 2000 $W/fs.img && {
+	fio --name=w --filename=/dev/ublkb$id --rw=write --bs=4k --direct=1 --ioengine=psync \
+		--size=12M --continue_on_error=all --output-format=json \
+		--output=$W/after.json > /dev/null 2>&1
+	check "fault: --error-after 2000: the first 2000 writes succeed, the other 1072 fail ($(jq .jobs[0].total_err $W/after.json) errors of 3072)" \
+		test "$(jq .jobs[0].total_err $W/after.json)" = 1072
+	check "fault: reads still served after the errors" dd if=/dev/ublkb$id of=/dev/null bs=1M \
+		count=32 iflag=direct
+	"$CTL" del -n $id >/dev/null
+}
+
+# ---- bad inputs: one line, non-zero exit, nothing left behind ------------
+before=$(nr_devices)
+mkfile $W/small.img 16M
+mkfile $W/locked.img 16M; chmod 000 $W/locked.img
+mkfile $W/ro.img 16M
+mount --bind $W/ro.img $W/ro.img && mount -o remount,bind,ro $W/ro.img
+expect_error "loop: missing backing file" "cannot open $W/nosuch.img: No such file" \
+	"$CTL" add -t loop $W/nosuch.img
+expect_error "loop: no backing file given" "no backing file" "$CTL" add -t loop
+expect_error "loop: a directory" "is not a regular file or a block device" "$CTL" add -t loop $W
+expect_error "loop: unreadable file" "cannot open $W/locked.img: Permission denied" \
+	setpriv --inh-caps=-dac_override,-dac_read_search \
+	--bounding-set=-dac_override,-dac_read_search "$CTL" add -t loop $W/locked.img
+expect_error "loop: size larger than the backing" "is larger than the backing" \
+	"$CTL" add -t loop -s 1G $W/small.img
+expect_error "loop: block size not a power of two" "invalid --block-size '1000'" \
+	"$CTL" add -t loop --block-size 1000 $W/small.img
+expect_error "loop: block size below 512" "invalid --block-size '256'" \
+	"$CTL" add -t loop --block-size 256 $W/small.img
+expect_error "stripe: chunk not a multiple of the block size" "not a multiple of the 4096-byte block size" \
+	"$CTL" add -t stripe --block-size 4096 --chunk-size 6K $W/small.img $W/small.img
+expect_error "stripe: one leg" "too few backing files" "$CTL" add -t stripe $W/small.img
+expect_error "loop: read-only file opened read-write" "cannot be opened read-write.*use --read-only" \
+	"$CTL" add -t loop $W/ro.img
+expect_error "memory: no size" "give the RAM disk's size" "$CTL" add -t memory
+expect_error "fault: bad error rate" "invalid --error-rate '1.5'" "$CTL" add -t fault -s 1M --error-rate 1.5
+expect_error "fault: bad error op" "invalid --error-op 'trim'" "$CTL" add -t fault -s 1M --error-op trim
+check "bad inputs left no device behind" sh -c "[ \$('$CTL' list --json | jq length) = $before ]"
+if id=$(add_dev -t loop --read-only $W/ro.img); then
+	check "loop --read-only: the device is read-only" sh -c "[ \$(blockdev --getro /dev/ublkb$id) = 1 ]"
+	check "loop --read-only: reads work" dd if=/dev/ublkb$id of=/dev/null bs=1M count=4 iflag=direct
+	"$CTL" del -n $id >/dev/null
+else
+	fail "loop --read-only: add"
+fi
+umount $W/ro.img
+rm -rf "$W"
+
+t_summary
