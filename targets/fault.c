@@ -161,6 +161,9 @@ static void fault_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 		return;
 	}
 	fio->io = io;
+	/* libev times timers from the loop's cached "now", which lags when an
+	 * iteration runs long: refresh it so no request is delayed less. */
+	ev_now_update(ublkfw_queue_loop(q));
 	ev_timer_init(&fio->timer, delay_done, f.delay_us / 1e6, 0.);
 	ev_timer_start(ublkfw_queue_loop(q), &fio->timer);
 }
