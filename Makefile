@@ -42,7 +42,7 @@ ifeq ($(ENABLE_TESTS),yes)
 ALL += $(UNIT)
 endif
 
-.PHONY: all check unit integration demo install uninstall clean distclean deps
+.PHONY: all check unit integration demo install uninstall clean distclean deps examples
 
 all: config.mk $(ALL)
 
@@ -81,9 +81,23 @@ $(B)/tests/unit/%.o: tests/unit/%.c config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CRITERION_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# libdir and includedir relative to ${prefix} when under it, so that
+# `pkg-config --define-prefix` can relocate a staged install.
 $(B)/ublkfw.pc: framework/ublkfw.pc.in config.mk
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The out-of-tree example, built as a user would: `make install` (into a
+# staging DESTDIR), then pkg-config --cflags --libs ublkfw.
+STAGE := $(abspath $(B)/stage)
+examples: all
+	rm -rf $(STAGE)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)
+	@mkdir -p $(B)/examples
+	PKG_CONFIG_PATH=$(STAGE)$(PKGCONFIGDIR) $(MAKE) --no-print-directory -C examples \
+		PKG_CONFIG="pkg-config --define-prefix" OUT=$(abspath $(B)/examples)
 
 deps:
 	@sh scripts/install-deps.sh test
@@ -97,7 +111,7 @@ integration: all
 	tests/run-integration.sh
 
 check: deps
-	$(MAKE) all
+	$(MAKE) all examples
 	tests/check.sh
 
 demo: deps

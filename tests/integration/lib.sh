@@ -32,30 +32,30 @@ fail() {
 # check NAME CMD... : passes when CMD exits 0; its output is kept in the log
 # and shown on failure.
 check() {
-	name=$1; shift
-	if out=$("$@" 2>&1); then
-		pass "$name"
+	_c_name=$1; shift
+	if _c_out=$("$@" 2>&1); then
+		pass "$_c_name"
 	else
-		fail "$name (exit $?: $*)" "$out"
+		fail "$_c_name (exit $?: $*)" "$_c_out"
 	fi
-	printf '### %s\n%s\n' "$name" "$out" >> "$T_LOG"
+	printf '### %s\n%s\n' "$_c_name" "$_c_out" >> "$T_LOG"
 }
 
 # expect_error NAME PATTERN CMD... : CMD must exit non-zero, print exactly
 # one line on stderr, and that line must match the grep -E PATTERN.
 expect_error() {
-	name=$1; pattern=$2; shift 2
-	err=$("$@" 2>&1 >/dev/null)
-	rc=$?
-	lines=$(printf '%s\n' "$err" | grep -c .)
-	if [ "$rc" -eq 0 ]; then
-		fail "$name: exit 0 where an error was expected ($*)" "$err"
-	elif [ "$lines" -ne 1 ]; then
-		fail "$name: expected one line of error, got $lines ($*)" "$err"
-	elif ! printf '%s\n' "$err" | grep -Eq -- "$pattern"; then
-		fail "$name: message does not match /$pattern/ ($*)" "$err"
+	_e_name=$1; _e_pat=$2; shift 2
+	_e_err=$("$@" 2>&1 >/dev/null)
+	_e_rc=$?
+	_e_lines=$(printf '%s\n' "$_e_err" | grep -c .)
+	if [ "$_e_rc" -eq 0 ]; then
+		fail "$_e_name: exit 0 where an error was expected ($*)" "$_e_err"
+	elif [ "$_e_lines" -ne 1 ]; then
+		fail "$_e_name: expected one line of error, got $_e_lines ($*)" "$_e_err"
+	elif ! printf '%s\n' "$_e_err" | grep -Eq -- "$_e_pat"; then
+		fail "$_e_name: message does not match /$_e_pat/ ($*)" "$_e_err"
 	else
-		pass "$name (exit $rc: $err)"
+		pass "$_e_name (exit $_e_rc: $_e_err)"
 	fi
 }
 
@@ -88,19 +88,19 @@ wait_gone() {
 # fio_ok NAME FIO-ARGS... : fio must exit 0, report no errors and do I/O.
 # Prints the IOPS line so the run shows the figures.
 fio_ok() {
-	name=$1; shift
-	json="$OUT/fio-$T_PASS-$T_FAIL.json"
-	if ! fio --output-format=json --output="$json" "$@" > /dev/null 2>&1; then
-		fail "$name: fio failed" "$(cat "$json" 2>/dev/null | tail -20)"
+	_f_name=$1; shift
+	_f_json="$OUT/fio-$T_PASS-$T_FAIL.json"
+	if ! fio --output-format=json --output="$_f_json" "$@" > /dev/null 2>&1; then
+		fail "$_f_name: fio failed" "$(tail -20 "$_f_json" 2>/dev/null)"
 		return
 	fi
-	errs=$(jq '[.jobs[].error] | add' "$json")
-	ios=$(jq '[.jobs[] | .read.total_ios + .write.total_ios] | add' "$json")
-	iops=$(jq '[.jobs[] | .read.iops + .write.iops] | add | floor' "$json")
-	if [ "$errs" != 0 ] || [ "${ios:-0}" -le 0 ]; then
-		fail "$name: fio errors=$errs ios=$ios"
+	_f_errs=$(jq '[.jobs[].error] | add' "$_f_json")
+	_f_ios=$(jq '[.jobs[] | .read.total_ios + .write.total_ios] | add' "$_f_json")
+	_f_iops=$(jq '[.jobs[] | .read.iops + .write.iops] | add | floor' "$_f_json")
+	if [ "$_f_errs" != 0 ] || [ "${_f_ios:-0}" -le 0 ]; then
+		fail "$_f_name: fio errors=$_f_errs ios=$_f_ios"
 	else
-		pass "$name: $iops IOPS, $ios I/Os, 0 errors"
+		pass "$_f_name: $_f_iops IOPS, $_f_ios I/Os, 0 errors"
 	fi
 }
 
