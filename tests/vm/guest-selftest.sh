@@ -27,6 +27,7 @@ check "/tmp writable" sh -c 'echo x > /tmp/w && test "$(cat /tmp/w)" = x'
 check "UBLKFW_OUT ($UBLKFW_OUT) writable" sh -c 'echo x > "$UBLKFW_OUT/w" && test "$(cat "$UBLKFW_OUT/w")" = x'
 check "/ is read-only (unless --overlay)" sh -c '! touch /selftest.ro 2>/dev/null || grep -q "^overlay / " /proc/mounts'
 check "host tools visible (fio)" fio --version
+check "modprobe ublk_drv (loaded or built in)" modprobe ublk_drv
 if modular; then
 	check "modprobe null_blk nr_devices=1" sh -c 'modprobe null_blk nr_devices=1 && test -b /dev/nullb0 && modprobe -r null_blk'
 	check "modprobe brd rd_nr=1 rd_size=65536" sh -c 'modprobe brd rd_nr=1 rd_size=65536 && test -b /dev/ram0 && modprobe -r brd'
