@@ -76,7 +76,7 @@ esac
 # --- packages ------------------------------------------------------------
 need_pkgs() {
 	local p
-	for p in qemu-system-x86 busybox-static cpio kmod xz-utils gzip util-linux coreutils; do
+	for p in qemu-system-x86 busybox-static cpio kmod xz-utils gzip util-linux coreutils procps; do
 		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || return 0
 	done
 	return 1
