@@ -21,7 +21,7 @@ BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) \
 DEPFLAGS = -MMD -MP
 
 LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
-	framework/options.c framework/state.c framework/util.c
+	framework/options.c framework/state.c framework/util.c framework/shmem.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
 	targets/stripe.c targets/fault.c targets/backing.c targets/backing_map.c
 TOOL_SRCS := tools/ublk-fw-ctl.c

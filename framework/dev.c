@@ -324,6 +324,7 @@ static void teardown(struct ublkfw_dev *dev)
 {
 	int ret;
 
+	ublkfw_sockets_stop(dev);
 	if (dev->added) {
 		/* STOP_DEV also aborts the FETCHes of a never-started device. */
 		ret = ublkfw_ctrl_stop_dev(&dev->ctrl, dev->id);
@@ -343,6 +344,8 @@ static void teardown(struct ublkfw_dev *dev)
 		ublkfw_state_remove(dev->id);
 		dev->added = false;
 	}
+	/* The kernel has unpinned every buffer: drop the mappings. */
+	ublkfw_shmem_release_all(dev);
 }
 
 int ublkfw_dev_run(struct ublkfw_dev *dev)
@@ -368,6 +371,23 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	ret = add_device(dev);
 	if (ret)
 		goto out;
+	if (dev->info.flags & UBLK_F_SHMEM_ZC) {
+		ret = ublkfw_shmem_table_init(dev);
+		if (ret)
+			goto out;
+	}
+	if (dev->htlb_pool) {
+		/* allowed before START_DEV: the pool is in place for the first I/O */
+		ret = ublkfw_dev_shmem_register(dev, dev->htlb_pool,
+						dev->shmem_ro ? UBLKFW_SHMEM_READ_ONLY : 0);
+		if (ret < 0) {
+			ublkfw_err(dev, "--htlb %s: %s", dev->htlb_path, dev->ctrl.errmsg);
+			goto out;
+		}
+		ublkfw_info(dev, "--htlb %s: registered as buffer %d", dev->htlb_path, ret);
+		dev->htlb_pool = NULL;	/* the pool table owns it now */
+		ret = 0;
+	}
 	ret = open_cdev(dev);
 	if (ret)
 		goto out;
@@ -380,6 +400,10 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 		goto out;
 	}
 	dev->started = true;
+	ret = ublkfw_sockets_start(dev);
+	if (ret < 0)
+		ublkfw_err(dev, "cannot listen on %s/%d.sock and .ctl: %s (no statistics, no client pools)",
+			   ublkfw_run_dir(), dev->id, strerror(-ret));
 	ret = ublkfw_state_write(dev);
 	if (ret < 0)
 		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",

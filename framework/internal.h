@@ -68,8 +68,23 @@ enum io_state {
 	IO_STOPPED,	/* the kernel ended the tag (UBLK_IO_RES_ABORT) */
 };
 
+/* Per-queue counters: written by the queue thread only (relaxed stores),
+ * read by the main thread for the statistics socket. */
+struct ublkfw_stats {
+	_Atomic uint64_t zc_ios, zc_bytes;	/* READ/WRITE served zero-copy */
+	_Atomic uint64_t copy_ios, copy_bytes;	/* READ/WRITE through the copy buffer */
+	_Atomic uint64_t zc_rejected;		/* SHMEM_ZC descriptors we refused */
+};
+
+static inline void ublkfw_stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
 struct io_slot {
 	struct ublkfw_io io;		/* public part, first */
+	bool zero_copy;			/* io.data points into a shmem pool */
 	struct ublkfw_uring_op cmd_op;	/* completion of this tag's ublk command */
 	void *buf;			/* per-tag copy buffer */
 	enum io_state state;
@@ -114,6 +129,7 @@ struct ublkfw_queue {
 	/* statistics, written by the queue thread only */
 	uint64_t nr_ios;
 	uint64_t nr_bytes;
+	struct ublkfw_stats stats;
 };
 
 /* Test seam: dispatch of one ublk command completion (queue.c). */
@@ -166,6 +182,14 @@ struct ublkfw_dev {
 	bool daemonized;
 	bool detached;			/* stdio now goes to the log file */
 
+	/* shared-memory zero copy (shmem.c) */
+	const char *htlb_path;		/* --htlb: registered at start */
+	bool shmem_ro;			/* --shmem-ro: register read-only */
+	struct ublkfw_shmem_pool *htlb_pool;
+	_Atomic(struct ublkfw_shmem_pool *) *shm_pools;	/* index -> pool */
+	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
+	bool sockets;
+
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;
 	ev_async queue_exit_w;
@@ -193,6 +217,18 @@ void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what);
 void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
 
+/* ---- shared-memory zero copy (shmem.c) -------------------------------- */
+
+void ublkfw_shmem_mark_queue_thread(const struct ublkfw_dev *dev);
+int ublkfw_shmem_table_init(struct ublkfw_dev *dev);
+/* SHMEM_ZC descriptor (iod->addr) -> pointer, or NULL if index or bounds are bad. */
+void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len);
+void ublkfw_shmem_release_all(struct ublkfw_dev *dev);
+int ublkfw_sockets_start(struct ublkfw_dev *dev);
+void ublkfw_sockets_stop(struct ublkfw_dev *dev);
+/* Client: the server's counters as one JSON line ("stats" on <id>.ctl). */
+int ublkfw_client_stats(int dev_id, char *buf, size_t len);
+
 /* ---- options (options.c) ----------------------------------------------- */
 
 /* Parse the standard and the target's options into dev (calls ops.config).
@@ -218,6 +254,8 @@ const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
 int ublkfw_state_write(const struct ublkfw_dev *dev);
 int ublkfw_state_read(int id, struct ublkfw_state *st);
 void ublkfw_state_remove(int id);
+/* The first number of "key": in a flat JSON document. 0 or -ENOENT/-EINVAL. */
+int ublkfw_json_get_num(const char *doc, const char *key, long long *v);
 /* JSON string literal of s (with quotes) on f. */
 void ublkfw_json_str(FILE *f, const char *s);
 

@@ -111,6 +111,38 @@ void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev)
 	}
 }
 
+static int shmem_prepare(struct ublkfw_dev *dev)
+{
+	struct ublkfw_ctrl c;
+	uint64_t features = 0;
+	int ret;
+
+	if (ublkfw_ctrl_open(&c) < 0) {
+		fprintf(stderr, "%s: %s\n", dev->prog, c.errmsg);
+		return -1;
+	}
+	ret = ublkfw_ctrl_get_features(&c, &features);
+	ublkfw_ctrl_close(&c);
+	if (ret < 0 || !(features & UBLK_F_SHMEM_ZC)) {
+		fprintf(stderr, "%s: --shmem-zc: this kernel's ublk driver has no UBLK_F_SHMEM_ZC "
+			"(it needs Linux 7.1 or later, or ublk-fw's kernel/ patch series for 6.12)\n",
+			dev->prog);
+		return -1;
+	}
+	if (!dev->htlb_path)
+		return 0;
+	ret = ublkfw_shmem_pool_open_hugetlbfs(dev->htlb_path, &dev->htlb_pool);
+	if (ret == -EMEDIUMTYPE)
+		fprintf(stderr, "%s: --htlb %s: not a file on hugetlbfs (mount -t hugetlbfs none DIR, "
+			"then create the file there)\n", dev->prog, dev->htlb_path);
+	else if (ret == -EINVAL)
+		fprintf(stderr, "%s: --htlb %s: its size must be a non-zero multiple of the huge "
+			"page size (fallocate -l 4M FILE)\n", dev->prog, dev->htlb_path);
+	else if (ret)
+		fprintf(stderr, "%s: --htlb %s: %s\n", dev->prog, dev->htlb_path, strerror(-ret));
+	return ret ? -1 : 0;
+}
+
 int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv)
 {
 	return ublkfw_main_cmd(ops, argc, argv, NULL);
@@ -148,8 +180,15 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 		return 1;
 	}
 
-	if (dev.ops.open && dev.ops.open(&dev))
+	/* Zero copy: check the kernel and open the hugetlbfs pool before
+	 * anything is created, so a refusal leaves nothing behind. */
+	if ((dev.flags_req & UBLK_F_SHMEM_ZC) && shmem_prepare(&dev))
 		return 1;
+
+	if (dev.ops.open && dev.ops.open(&dev)) {
+		ublkfw_shmem_pool_destroy(dev.htlb_pool);
+		return 1;
+	}
 	dev.target_open = true;
 	if (!dev.size) {
 		ublkfw_err(&dev, "no device size: give one with -s SIZE");
@@ -191,5 +230,6 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 out:
 	if (dev.target_open && dev.ops.close)
 		dev.ops.close(&dev);
+	ublkfw_shmem_pool_destroy(dev.htlb_pool);	/* if never registered */
 	return ret;
 }

@@ -14,6 +14,9 @@
 enum {
 	OPT_FOREGROUND = 0x100,
 	OPT_MAX_IO,
+	OPT_SHMEM_ZC,
+	OPT_HTLB,
+	OPT_SHMEM_RO,
 	OPT_TARGET_BASE = 0x1000,	/* + index in ops.options */
 };
 
@@ -24,6 +27,9 @@ static const struct option std_options[] = {
 	{ "size",	required_argument, NULL, 's' },
 	{ "max-io",	required_argument, NULL, OPT_MAX_IO },
 	{ "foreground",	no_argument,	   NULL, OPT_FOREGROUND },
+	{ "shmem-zc",	no_argument,	   NULL, OPT_SHMEM_ZC },
+	{ "htlb",	required_argument, NULL, OPT_HTLB },
+	{ "shmem-ro",	no_argument,	   NULL, OPT_SHMEM_RO },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
 };
@@ -49,6 +55,10 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"  -s, --size SIZE      device size, with K, M, G or T suffix\n"
 		"      --max-io SIZE    largest request, a power of two 4K..1M (default 512K)\n"
 		"      --foreground     do not daemonize; serve until SIGINT/SIGTERM\n"
+		"      --shmem-zc       shared-memory zero copy (UBLK_F_SHMEM_ZC): clients may\n"
+		"                       register memfds on /run/ublk-fw/ID.sock\n"
+		"      --htlb PATH      register this hugetlbfs file at start (needs --shmem-zc)\n"
+		"      --shmem-ro       register buffers read-only: only writes are zero-copy\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        print the version\n",
 		UBLK_MAX_NR_QUEUES, UBLKFW_DEF_QUEUES, UBLK_MAX_QUEUE_DEPTH, UBLKFW_DEF_DEPTH);
@@ -140,6 +150,15 @@ int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 		case OPT_FOREGROUND:
 			dev->foreground = true;
 			break;
+		case OPT_SHMEM_ZC:
+			dev->flags_req |= UBLK_F_SHMEM_ZC;
+			break;
+		case OPT_HTLB:
+			dev->htlb_path = optarg;
+			break;
+		case OPT_SHMEM_RO:
+			dev->shmem_ro = true;
+			break;
 		case 'h':
 			ublkfw_usage(dev, stdout);
 			free(longopts);
@@ -171,6 +190,8 @@ int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 	free(longopts);
 	if (ret)
 		return ret;
+	if ((dev->htlb_path || dev->shmem_ro) && !(dev->flags_req & UBLK_F_SHMEM_ZC))
+		return bad(dev, "%s needs --shmem-zc", dev->htlb_path ? "--htlb" : "--shmem-ro");
 	for (; optind < argc; optind++) {
 		if (!dev->ops.config)
 			return bad(dev, "unexpected argument '%s' (see --help)", argv[optind]);

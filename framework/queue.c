@@ -40,6 +40,11 @@ struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag)
 	return (struct io_slot *)(q->slots + (size_t)tag * q->slot_stride);
 }
 
+bool ublkfw_io_is_zero_copy(const struct ublkfw_io *io)
+{
+	return ublkfw_container_of(io, struct io_slot, io)->zero_copy;
+}
+
 void *ublkfw_io_priv(struct ublkfw_io *io)
 {
 	return (char *)io_to_slot(io) + ((sizeof(struct io_slot) + 15) & ~(size_t)15);
@@ -151,6 +156,15 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 	if (result > 0)
 		q->nr_bytes += result;
 	q->nr_ios++;
+	if (io->op <= UBLKFW_OP_WRITE && result > 0) {
+		if (s->zero_copy) {
+			ublkfw_stat_add(&q->stats.zc_ios, 1);
+			ublkfw_stat_add(&q->stats.zc_bytes, result);
+		} else {
+			ublkfw_stat_add(&q->stats.copy_ios, 1);
+			ublkfw_stat_add(&q->stats.copy_bytes, result);
+		}
+	}
 	queue_ublk_cmd(q, s, UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
@@ -196,19 +210,34 @@ void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int 
 
 	iod = &q->descs[io->tag];
 	io->op = ublksrv_get_op(iod);
-	io->flags = iod->op_flags & ~0xffU;
+	io->flags = iod->op_flags & ~(0xffU | UBLK_IO_F_SHMEM_ZC);
 	io->offset = iod->start_sector << 9;
 	io->len = iod->nr_sectors << 9;
+	s->zero_copy = false;
+	s->state = IO_IN_TARGET;
 	switch (io->op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
-		io->data = s->buf;
+		if (!(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
+			io->data = s->buf;
+			break;
+		}
+		/* Zero copy: the data is already in a registered pool at
+		 * index|offset.  Never trust it into a wild pointer. */
+		io->data = ublkfw_shmem_lookup(q->dev, iod->addr, io->len);
+		if (!io->data) {
+			ublkfw_stat_add(&q->stats.zc_rejected, 1);
+			ublkfw_err(q->dev, "queue %u tag %u: bad zero-copy descriptor 0x%llx (+%u bytes): EIO",
+				   q->id, io->tag, (unsigned long long)iod->addr, io->len);
+			ublkfw_io_complete(io, -EIO);
+			return;
+		}
+		s->zero_copy = true;
 		break;
 	default:
 		io->data = NULL;
 		break;
 	}
-	s->state = IO_IN_TARGET;
 	q->dev->ops.queue_io(q, io);
 }
 
@@ -448,6 +477,7 @@ static void *queue_thread(void *arg)
 
 	if (q->has_affinity)
 		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity), &q->affinity);
+	ublkfw_shmem_mark_queue_thread(dev);
 
 	ret = queue_setup(q);
 	if (!ret && dev->ops.queue_init) {

@@ -325,9 +325,10 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 	struct ublkfw_state st;
 	uint64_t size = 0;
 	unsigned int lbs = 0;
-	bool have_state;
+	bool have_state, have_stats;
 	const char *state;
-	char flags[512], sz[32];
+	char flags[512], sz[32], stats[8192];
+	long long zc = 0, copy = 0, rej = 0;
 
 	if (ublkfw_ctrl_get_info(c, id, &info) < 0)
 		return -1;
@@ -336,6 +337,14 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 		lbs = 1U << p.basic.logical_bs_shift;
 	}
 	have_state = !ublkfw_state_read(id, &st);
+	/* The server's counters, from its statistics socket (if it runs). */
+	have_stats = !ublkfw_client_stats(id, stats, sizeof(stats)) &&
+		     !ublkfw_json_get_num(stats, "zc_ios", &zc);
+	if (have_stats) {
+		ublkfw_json_get_num(stats, "copy_ios", &copy);
+		ublkfw_json_get_num(stats, "zc_rejected", &rej);
+		stats[strcspn(stats, "\n")] = '\0';
+	}
 	state = ublkfw_state_name(info.state);
 	if (!state)
 		state = "UNKNOWN";
@@ -355,12 +364,16 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 			ublkfw_json_str(stdout, st.args);
 		else
 			printf("null");
-		printf("}");
+		printf(", \"stats\": %s}", have_stats ? stats : "null");
 	} else {
 		human_size(size, sz, sizeof(sz));
-		printf("%-4d %-8s %-8s %-6u %-6u %-8s %-8d %s\n", id, state, sz, info.nr_hw_queues,
-		       info.queue_depth, have_state ? st.target : "-", info.ublksrv_pid,
-		       ublkfw_flags_str(info.flags, flags, sizeof(flags)));
+		char zcs[64] = "-";
+
+		if (have_stats)
+			snprintf(zcs, sizeof(zcs), "%lld/%lld/%lld", zc, copy, rej);
+		printf("%-4d %-8s %-8s %-6u %-6u %-8s %-8d %-20s %s\n", id, state, sz,
+		       info.nr_hw_queues, info.queue_depth, have_state ? st.target : "-",
+		       info.ublksrv_pid, zcs, ublkfw_flags_str(info.flags, flags, sizeof(flags)));
 	}
 	return 0;
 }
@@ -410,8 +423,8 @@ static int cmd_list(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-4s %-8s %-8s %-6s %-6s %-8s %-8s %s\n", "ID", "STATE", "SIZE", "QUEUES",
-		       "DEPTH", "TARGET", "PID", "FLAGS");
+		printf("%-4s %-8s %-8s %-6s %-6s %-8s %-8s %-20s %s\n", "ID", "STATE", "SIZE",
+		       "QUEUES", "DEPTH", "TARGET", "PID", "ZC/COPY/REJECTED", "FLAGS");
 	for (int i = 0; i < n; i++) {
 		if (list_one(&c, ids[i], json, shown == 0) == 0) {
 			shown++;

@@ -119,6 +119,13 @@ UBLKFW_API void ublkfw_io_complete(struct ublkfw_io *io, int result);
  */
 UBLKFW_API void ublkfw_io_complete_async(struct ublkfw_io *io, int result);
 
+/*
+ * Whether io's data pointer points into a registered shared-memory pool
+ * (UBLK_F_SHMEM_ZC: the kernel copied nothing) rather than the per-tag
+ * buffer.  Targets need not care; it is there for statistics and tests.
+ */
+UBLKFW_API bool ublkfw_io_is_zero_copy(const struct ublkfw_io *io);
+
 /* The target's private area of this request: ops.io_priv_size bytes, 16-byte
  * aligned, zeroed once at start-up, owned by the target while it holds io. */
 UBLKFW_API void *ublkfw_io_priv(struct ublkfw_io *io);
@@ -264,6 +271,78 @@ struct ublkfw_target_ops {
  * --max-io SIZE, --foreground, -h/--help, -V/--version.
  */
 UBLKFW_API int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* Shared-memory zero-copy pools (UBLK_F_SHMEM_ZC, Linux 7.1+ or kernel/)    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A pool is memory that a server and its clients map together (MAP_SHARED):
+ * a memfd or a file on hugetlbfs.  Registered with a device, its pages are
+ * pinned and indexed by the kernel; an O_DIRECT request whose data lies,
+ * contiguously, inside one registered pool reaches the target with io->data
+ * pointing into the pool instead of a copy.  Everything else still works the
+ * normal way, so a target never has to know.  See docs/zero-copy.md.
+ *
+ * Pools are plain objects usable on both sides: a server creates or receives
+ * them, a client creates one, hands it to the server with
+ * ublkfw_client_register() and allocates its I/O buffers from it.
+ */
+struct ublkfw_shmem_pool;
+
+#define UBLKFW_SHMEM_HUGE	(1U << 0)	/* memfd: back with huge pages (MFD_HUGETLB) */
+#define UBLKFW_SHMEM_READ_ONLY	(1U << 1)	/* register: only WRITEs may hit (no FOLL_WRITE) */
+
+/* A new memfd of size bytes (rounded up to the page, or huge page, size). */
+UBLKFW_API int ublkfw_shmem_pool_create(size_t size, unsigned int flags,
+					struct ublkfw_shmem_pool **pool);
+/* An existing file on hugetlbfs, mapped whole; its size must be a multiple of
+ * the huge page size.  -ENOENT, -EINVAL (not on hugetlbfs, bad size)... */
+UBLKFW_API int ublkfw_shmem_pool_open_hugetlbfs(const char *path,
+						struct ublkfw_shmem_pool **pool);
+/* An fd handed to us (memfd or hugetlbfs file), mapped whole.  The pool
+ * takes ownership of fd. */
+UBLKFW_API int ublkfw_shmem_pool_from_fd(int fd, struct ublkfw_shmem_pool **pool);
+/* Unmap and close.  Not while registered with a device. */
+UBLKFW_API void ublkfw_shmem_pool_destroy(struct ublkfw_shmem_pool *pool);
+UBLKFW_API void *ublkfw_shmem_pool_base(const struct ublkfw_shmem_pool *pool);
+UBLKFW_API size_t ublkfw_shmem_pool_size(const struct ublkfw_shmem_pool *pool);
+UBLKFW_API int ublkfw_shmem_pool_fd(const struct ublkfw_shmem_pool *pool);
+
+/*
+ * A simple thread-safe allocator over a pool, for a client's O_DIRECT buffers:
+ * size is rounded up to 4 KiB and the result is 4 KiB aligned.  NULL when
+ * the pool is full.
+ */
+UBLKFW_API void *ublkfw_shmem_alloc(struct ublkfw_shmem_pool *pool, size_t size);
+UBLKFW_API void ublkfw_shmem_free(struct ublkfw_shmem_pool *pool, void *ptr);
+
+/*
+ * Server side: register pool with dev's kernel device (REG_BUF) and the
+ * framework's pool table.  Returns the buffer index (0..65535) or a negative
+ * errno.  Allowed before and after the device starts, from any thread but a
+ * queue thread of dev.  The device must have been created with --shmem-zc.
+ * The device keeps a reference: the pool stays mapped until unregistered.
+ */
+UBLKFW_API int ublkfw_dev_shmem_register(struct ublkfw_dev *dev,
+					 struct ublkfw_shmem_pool *pool, unsigned int flags);
+/*
+ * Unregister index (UNREG_BUF, which freezes the device's queue until the
+ * requests in flight are done) and forget the pool; returns it so the caller
+ * can destroy it.  Never call it from a queue thread of dev (-EDEADLK).
+ */
+UBLKFW_API int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index,
+					   struct ublkfw_shmem_pool **pool);
+
+/*
+ * Client side: connect to device id's registration socket
+ * (/run/ublk-fw/<id>.sock), hand over a pool's memfd and get its index
+ * (the protocol of the kernel selftests' kublk: one byte with the fd in
+ * SCM_RIGHTS, a 32-bit index or negative errno back).  Returns the index or
+ * a negative errno: -ECONNREFUSED/-ENOENT when no server listens, the
+ * server's errno otherwise (-EOPNOTSUPP: device without --shmem-zc).
+ */
+UBLKFW_API int ublkfw_client_register(int dev_id, const struct ublkfw_shmem_pool *pool);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers for targets                                                      */
