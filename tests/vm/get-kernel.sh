@@ -41,45 +41,64 @@ newest_pkg() {
 	if [ -s "$memo.$$" ]; then mv "$memo.$$" "$memo"; cat "$memo"; else rm -f "$memo.$$"; fi
 }
 
+# fetch <pkg> <version> <dir>: apt-get download + dpkg -x into <dir>
+fetch() {
+	local pkg=$1 ver=$2 dir=$3 tmp
+	say "fetching $pkg $ver into $dir"
+	tmp=$(mktemp -d "$CACHE/debian-kernel/.tmp.XXXXXX")
+	chmod 755 "$tmp"
+	# APT::Sandbox::User=root: the cache may be where the _apt user cannot write
+	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+		rm -rf "$tmp"
+		say "apt-get download $pkg=$ver failed"
+		return 1
+	fi
+	mkdir -p "$tmp/root"
+	dpkg -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; say "dpkg -x failed"; return 1; }
+	rm -f "$tmp"/*.deb
+	touch "$tmp/root/.complete"
+	rm -rf "$dir"
+	mv "$tmp/root" "$dir"
+	rmdir "$tmp"
+}
+
+# newest kernel already unpacked in the cache (for when apt cannot help)
+newest_cached() {
+	local d
+	d=$(ls -d "$CACHE"/debian-kernel/*/.complete 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$d" ] && echo "${d%/.complete}"
+}
+
 stock() {
-	local pkg ver dir tmp kver
+	local pkg ver dir="" kver
 	command -v apt-cache >/dev/null || die "apt-cache not found (Debian host needed)"
 	mkdir -p "$CACHE/debian-kernel"
+	# one fetcher at a time; a second caller waits and then hits the cache
+	exec 9>"$CACHE/debian-kernel/.lock"
+	flock 9
 	read -r pkg ver <<<"$(newest_pkg)"
 	if [ -z "$pkg" ]; then
 		say "apt-cache knows no linux-image-6.12.*+deb12-amd64-unsigned; running apt-get update"
 		apt-get update -q >/dev/null 2>&1 || say "apt-get update failed"
 		read -r pkg ver <<<"$(newest_pkg)"
 	fi
-	if [ -z "$pkg" ]; then
-		# offline: fall back to the newest kernel already in the cache
-		dir=$(ls -d "$CACHE"/debian-kernel/*/.complete 2>/dev/null | sort -V | tail -n 1)
-		[ -n "$dir" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in apt and none cached"
-		dir=${dir%/.complete}
-		say "apt has no such package; using cached $dir"
-	else
+	if [ -n "$pkg" ]; then
 		dir=$CACHE/debian-kernel/$ver
-		mkdir -p "$CACHE/debian-kernel"
-		# one fetcher at a time; a second caller waits and then hits the cache
-		exec 9>"$CACHE/debian-kernel/.lock"
-		flock 9
-		if [ ! -e "$dir/.complete" ]; then
-			say "fetching $pkg $ver into $dir"
-			tmp=$(mktemp -d "$CACHE/debian-kernel/.tmp.XXXXXX")
-			# apt-get download runs as the _apt user when it can: let it write
-			chmod 755 "$tmp"
-			(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) ||
-				{ rm -rf "$tmp"; die "apt-get download $pkg=$ver failed"; }
-			mkdir -p "$tmp/root"
-			dpkg -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg -x failed"; }
-			rm -f "$tmp"/*.deb
-			touch "$tmp/root/.complete"
-			rm -rf "$dir"
-			mv "$tmp/root" "$dir"
-			rmdir "$tmp"
+		if [ ! -e "$dir/.complete" ] && ! fetch "$pkg" "$ver" "$dir"; then
+			# stale package lists: the archive may have moved on
+			say "running apt-get update and retrying"
+			apt-get update -q >/dev/null 2>&1 || say "apt-get update failed"
+			read -r pkg ver <<<"$(newest_pkg)"
+			dir=$CACHE/debian-kernel/$ver
+			[ -n "$pkg" ] && { [ -e "$dir/.complete" ] || fetch "$pkg" "$ver" "$dir"; } || dir=""
 		fi
-		exec 9>&-
 	fi
+	if [ -z "$dir" ]; then
+		dir=$(newest_cached) ||
+			die "cannot fetch linux-image-6.12.*+deb12-amd64-unsigned and none is cached"
+		say "apt cannot provide the kernel; using the cached $dir"
+	fi
+	exec 9>&-
 	kver=$(ls "$dir/lib/modules" | head -n 1)
 	[ -n "$kver" ] && [ -f "$dir/boot/vmlinuz-$kver" ] || die "$dir is incomplete; remove it and retry"
 	echo "KERNEL=$dir/boot/vmlinuz-$kver MODDIR=$dir/lib/modules/$kver"
