@@ -4,7 +4,9 @@
 # run-integration.sh [GROUP...] - run integration test groups on a real
 # kernel.  A group is tests/integration/GROUP.sh; its header says which kernel
 # it needs ("# kernel: stock" = any kernel with ublk, "# kernel: patched" =
-# one with UBLK_F_SHMEM_ZC) and its time limit ("# timeout: SECONDS").
+# one with UBLK_F_SHMEM_ZC, "# kernel: nozc" = one without it, which the
+# guest boots as Debian's stock kernel) and its time limit
+# ("# timeout: SECONDS").
 #
 # Natively when we are root, /dev/ublk-control exists and the running kernel
 # has what the group needs; otherwise in the qemu test guest
@@ -22,8 +24,14 @@ pass=0 fail=0 failed=""
 
 native_ok() {	# native_ok KERNEL-NEED
 	[ "$(id -u)" = 0 ] && [ -e /dev/ublk-control ] || return 1
-	[ "$1" = stock ] && return 0
-	"$CTL" features --json 2>/dev/null | jq -e '.names | index("SHMEM_ZC") != null' >/dev/null
+	has_zc=no
+	"$CTL" features --json 2>/dev/null | jq -e '.names | index("SHMEM_ZC") != null' \
+		>/dev/null && has_zc=yes
+	case $1 in
+	stock) return 0 ;;
+	nozc) [ $has_zc = no ] ;;
+	*) [ $has_zc = yes ] ;;
+	esac
 }
 
 for g in $groups; do
@@ -38,8 +46,10 @@ for g in $groups; do
 		echo "=== $g: natively on $(uname -r)"
 		UBLKFW_TOP=$TOP UBLKFW_OUT=$TOP/tests/out/native/$g sh "$script" 2>&1 | tee "$log"
 	else
-		echo "=== $g: in the test guest ($need kernel)"
-		tests/vm/vmrun.sh -k "$need" -n "$g" -t "${tmo:-900}" -- "$script" 2>&1 | tee "$log"
+		kernel=$need
+		[ "$need" = nozc ] && kernel=stock
+		echo "=== $g: in the test guest ($kernel kernel)"
+		tests/vm/vmrun.sh -k "$kernel" -n "$g" -t "${tmo:-900}" -- "$script" 2>&1 | tee "$log"
 	fi
 	# The group's own closing line; a guest that hung or panicked has none.
 	line=$(grep -E "^$g: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
