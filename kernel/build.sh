@@ -45,6 +45,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+# Nothing from the caller's environment may leak into the kernel build: a
+# parent make's MAKEFLAGS can carry variable overrides (CC=..., V=...).
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS KBUILD_OUTPUT \
+	KBUILD_EXTMOD O ARCH CROSS_COMPILE LLVM CC KCFLAGS KCPPFLAGS KAFLAGS \
+	KBUILD_CFLAGS KBUILD_AFLAGS
+export KBUILD_BUILD_USER=ublk-fw KBUILD_BUILD_HOST=ublk-fw
+
 mkdir -p "$CACHE/src" "$CACHE/kernel"
 CACHE=$(cd "$CACHE" && pwd)
 
