@@ -201,12 +201,22 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		pid = st.pid;
 
 	if (pid_serves(pid, id)) {
-		/* A live server: let it stop, drain and delete its own device. */
-		kill(pid, SIGTERM);
-		for (int ms = 0; ms < 30000; ms += 20) {
-			if (ublkfw_ctrl_get_info(c, id, &info) == -ENODEV)
+		/* A live server: let it stop, drain and delete its own device.
+		 * One that has not let go of /dev/ublkcN after 30 s is killed:
+		 * DEL_DEV below would otherwise wait for it forever. */
+		int sig = SIGTERM;
+
+		for (int ms = 0; ; ms += 20) {
+			if (ms == 0 || ms == 30000) {
+				if (ms)
+					fprintf(stderr, PROG ": del: server %d did not stop in 30 s: killing it\n",
+						(int)pid);
+				kill(pid, sig);
+				sig = SIGKILL;
+			}
+			if (ublkfw_ctrl_get_info(c, id, &info) == -ENODEV || !pid_serves(pid, id))
 				break;
-			if (!pid_serves(pid, id))
+			if (ms > 40000)
 				break;
 			nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 		}
