@@ -59,6 +59,16 @@ const char *ublkfw_feature_name(unsigned int bit)
 	return bit < UBLKFW_ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
 }
 
+const char *ublkfw_feature_label(unsigned int bit, char buf[16])
+{
+	const char *name = ublkfw_feature_name(bit);
+
+	if (name)
+		return name;
+	snprintf(buf, 16, "BIT%u", bit);
+	return buf;
+}
+
 const char *ublkfw_state_name(unsigned int state)
 {
 	static const char *const names[] = { "DEAD", "LIVE", "QUIESCED", "FAIL_IO" };
@@ -72,18 +82,13 @@ char *ublkfw_flags_str(uint64_t flags, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (unsigned int bit = 0; bit < 64; bit++) {
-		const char *name;
 		char unknown[16];
 		int n;
 
 		if (!(flags & (1ULL << bit)))
 			continue;
-		name = ublkfw_feature_name(bit);
-		if (!name) {
-			snprintf(unknown, sizeof(unknown), "BIT%u", bit);
-			name = unknown;
-		}
-		n = snprintf(buf + off, len - off, "%s%s", off ? "|" : "", name);
+		n = snprintf(buf + off, len - off, "%s%s", off ? "|" : "",
+			     ublkfw_feature_label(bit, unknown));
 		if (n < 0 || (size_t)n >= len - off)
 			break;
 		off += n;

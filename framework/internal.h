@@ -57,6 +57,8 @@ int ublkfw_ctrl_get_queue_affinity(struct ublkfw_ctrl *c, uint32_t dev_id,
 /* Feature bits and device states by name (NULL for unknown). */
 const char *ublkfw_feature_name(unsigned int bit);
 const char *ublkfw_state_name(unsigned int state);
+/* The name of a feature bit, or "BIT<n>" (in buf) for one we do not know. */
+const char *ublkfw_feature_label(unsigned int bit, char buf[16]);
 /* "CMD_IOCTL_ENCODE|USER_COPY" into buf; returns buf. */
 char *ublkfw_flags_str(uint64_t flags, char *buf, size_t len);
 

@@ -472,50 +472,56 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_start(loop, cw);
 }
 
-static void sock_path(const struct ublkfw_dev *dev, int id, const char *ext, char *buf, size_t len)
+static void sock_path(int id, const char *ext, char *buf, size_t len)
 {
-	(void)dev;
 	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
 }
 
-int ublkfw_sockets_start(struct ublkfw_dev *dev)
+static int start_listener(struct ublkfw_dev *dev, ev_io *w, const char *ext)
 {
 	char path[256];
 	int fd;
 
-	mkdir(ublkfw_run_dir(), 0755);
-	sock_path(dev, dev->id, "sock", path, sizeof(path));
+	sock_path(dev->id, ext, path, sizeof(path));
 	fd = listen_unix(path);
 	if (fd < 0)
 		return fd;
-	ev_io_init(&dev->reg_w, accept_cb, fd, EV_READ);
-	dev->reg_w.data = dev;
-	ev_io_start(dev->main_loop, &dev->reg_w);
-	sock_path(dev, dev->id, "ctl", path, sizeof(path));
-	fd = listen_unix(path);
-	if (fd < 0)
-		return fd;
-	ev_io_init(&dev->ctl_w, accept_cb, fd, EV_READ);
-	dev->ctl_w.data = dev;
-	ev_io_start(dev->main_loop, &dev->ctl_w);
-	dev->sockets = true;
+	ev_io_init(w, accept_cb, fd, EV_READ);
+	w->data = dev;
+	ev_io_start(dev->main_loop, w);
 	return 0;
+}
+
+static void stop_listener(struct ublkfw_dev *dev, ev_io *w, const char *ext)
+{
+	char path[256];
+
+	if (!ev_is_active(w))
+		return;
+	ev_io_stop(dev->main_loop, w);
+	close(w->fd);
+	sock_path(dev->id, ext, path, sizeof(path));
+	unlink(path);
+}
+
+int ublkfw_sockets_start(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	mkdir(ublkfw_run_dir(), 0755);
+	dev->sockets = true;
+	ret = start_listener(dev, &dev->reg_w, "sock");
+	if (!ret)
+		ret = start_listener(dev, &dev->ctl_w, "ctl");
+	return ret;
 }
 
 void ublkfw_sockets_stop(struct ublkfw_dev *dev)
 {
-	char path[256];
-
 	if (!dev->sockets)
 		return;
-	ev_io_stop(dev->main_loop, &dev->reg_w);
-	ev_io_stop(dev->main_loop, &dev->ctl_w);
-	close(dev->reg_w.fd);
-	close(dev->ctl_w.fd);
-	sock_path(dev, dev->id, "sock", path, sizeof(path));
-	unlink(path);
-	sock_path(dev, dev->id, "ctl", path, sizeof(path));
-	unlink(path);
+	stop_listener(dev, &dev->reg_w, "sock");
+	stop_listener(dev, &dev->ctl_w, "ctl");
 	dev->sockets = false;
 }
 
@@ -526,7 +532,7 @@ static int connect_unix(int id, const char *ext)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.%s", ublkfw_run_dir(), id, ext);
+	sock_path(id, ext, sa.sun_path, sizeof(sa.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

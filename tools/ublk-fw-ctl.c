@@ -312,17 +312,11 @@ static void print_flag_array(FILE *f, uint64_t flags)
 	fputc('[', f);
 	for (unsigned int bit = 0; bit < 64; bit++) {
 		char unknown[16];
-		const char *name;
 
 		if (!(flags & (1ULL << bit)))
 			continue;
-		name = ublkfw_feature_name(bit);
-		if (!name) {
-			snprintf(unknown, sizeof(unknown), "BIT%u", bit);
-			name = unknown;
-		}
 		fprintf(f, "%s", first ? "" : ", ");
-		ublkfw_json_str(f, name);
+		ublkfw_json_str(f, ublkfw_feature_label(bit, unknown));
 		first = false;
 	}
 	fputc(']', f);
