@@ -128,9 +128,6 @@ struct ublkfw_queue {
 
 	void *priv;
 
-	/* statistics, written by the queue thread only */
-	uint64_t nr_ios;
-	uint64_t nr_bytes;
 	struct ublkfw_stats stats;
 };
 

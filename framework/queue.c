@@ -153,9 +153,6 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 			   q->id, io->tag);
 		return;
 	}
-	if (result > 0)
-		q->nr_bytes += result;
-	q->nr_ios++;
 	if (io->op <= UBLKFW_OP_WRITE && result > 0) {
 		if (s->zero_copy) {
 			ublkfw_stat_add(&q->stats.zc_ios, 1);

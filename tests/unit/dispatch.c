@@ -98,8 +98,9 @@ Test(dispatch, read_request_reaches_target_and_commits)
 	cr_expect_eq(cmd->addr, (uint64_t)(uintptr_t)bufs[2]);
 	cr_expect_eq((void *)(uintptr_t)sqe->user_data, &s->cmd_op);
 	cr_expect_eq(s->state, IO_FETCHING);
-	cr_expect_eq(q.nr_ios, 1);
-	cr_expect_eq(q.nr_bytes, 8192);
+	cr_expect_eq(q.stats.copy_ios, 1);
+	cr_expect_eq(q.stats.copy_bytes, 8192);
+	cr_expect_eq(q.stats.zc_ios, 0);
 }
 
 Test(dispatch, ops_without_data_get_null_pointer)
@@ -176,4 +177,61 @@ Test(dispatch, target_ring_operation_completes_through_its_callback)
 	ublkfw_queue_reap(&q);	/* what the loop's check watcher does */
 	cr_expect_eq(target_cb_res, 0, "the NOP's result reaches the callback");
 	cr_expect_eq(q.target_inflight, 0);
+}
+
+Test(dispatch, zero_copy_descriptor_gives_a_pointer_into_the_pool)
+{
+	struct ublkfw_shmem_pool *pool;
+	struct ublksrv_io_cmd *cmd;
+	char *base;
+
+	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
+	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
+	base = ublkfw_shmem_pool_base(pool);
+	atomic_store(&dev.shm_pools[3], pool);
+
+	descs[1].op_flags = UBLK_IO_OP_WRITE | UBLK_IO_F_SHMEM_ZC;
+	descs[1].nr_sectors = 8;
+	descs[1].addr = (3ULL << 32) | 65536;
+	ublkfw_queue_handle_cmd_cqe(&q, ublkfw_queue_slot(&q, 1), UBLK_IO_RES_OK);
+	cr_assert_eq(nseen, 1);
+	cr_expect_eq(seen[0]->data, base + 65536);
+	cr_expect(ublkfw_io_is_zero_copy(seen[0]));
+	cr_expect_eq(seen[0]->flags, 0, "the SHMEM_ZC flag is the framework's business");
+	cmd = (struct ublksrv_io_cmd *)last_sqe()->cmd;
+	cr_expect_eq(cmd->result, 4096);
+	cr_expect_eq(q.stats.zc_ios, 1);
+	cr_expect_eq(q.stats.zc_bytes, 4096);
+	cr_expect_eq(q.stats.copy_ios, 0);
+
+	/* the next request of the same tag is an ordinary one again */
+	descs[1].op_flags = UBLK_IO_OP_READ;
+	ublkfw_queue_handle_cmd_cqe(&q, ublkfw_queue_slot(&q, 1), UBLK_IO_RES_OK);
+	cr_expect_eq(seen[1]->data, bufs[1]);
+	cr_expect_not(ublkfw_io_is_zero_copy(seen[1]));
+	ublkfw_shmem_release_all(&dev);
+}
+
+Test(dispatch, bad_zero_copy_descriptor_fails_with_eio_never_reaches_target)
+{
+	struct ublkfw_shmem_pool *pool;
+
+	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
+	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
+	atomic_store(&dev.shm_pools[0], pool);
+
+	descs[2].op_flags = UBLK_IO_OP_READ | UBLK_IO_F_SHMEM_ZC;
+	descs[2].nr_sectors = 16;
+	descs[2].addr = (0ULL << 32) | ((1 << 20) - 4096);	/* 8 KiB from 4 KiB before the end */
+	ublkfw_queue_handle_cmd_cqe(&q, ublkfw_queue_slot(&q, 2), UBLK_IO_RES_OK);
+	descs[3].op_flags = UBLK_IO_OP_READ | UBLK_IO_F_SHMEM_ZC;
+	descs[3].nr_sectors = 1;
+	descs[3].addr = 9ULL << 32;				/* index never registered */
+	ublkfw_queue_handle_cmd_cqe(&q, ublkfw_queue_slot(&q, 3), UBLK_IO_RES_OK);
+
+	cr_expect_eq(nseen, 0, "the target must not see a wild pointer");
+	cr_expect_eq(q.stats.zc_rejected, 2);
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 2);
+	cr_expect_eq(((struct ublksrv_io_cmd *)last_sqe()->cmd)->result, -EIO);
+	ublkfw_shmem_release_all(&dev);
 }
