@@ -60,6 +60,7 @@ void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops
 	dev->pbs = 4096;
 	dev->cdev_fd = -1;
 	dev->ready_fd = -1;
+	dev->log_fd = -1;
 	dev->ctrl.fd = -1;
 	pthread_mutex_init(&dev->lock, NULL);
 	pthread_cond_init(&dev->cond, NULL);
@@ -291,6 +292,7 @@ static int add_device(struct ublkfw_dev *dev)
 	dev->id = info->dev_id;
 	dev->added = true;
 	ublkfw_dev_notify(dev, "added");
+	ublkfw_dev_open_log(dev);
 
 	/* Read back what the kernel kept: it drops flags it does not know
 	 * and may lower the queue count or the buffer size. */
@@ -422,6 +424,8 @@ out:
 	teardown(dev);
 	if (ret)
 		ublkfw_dev_notify(dev, "fail");
+	if (dev->log_fd >= 0)
+		close(dev->log_fd);
 	if (dev->ctrl_open)
 		ublkfw_ctrl_close(&dev->ctrl);
 	if (dev->main_loop) {

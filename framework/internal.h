@@ -180,6 +180,7 @@ struct ublkfw_dev {
 	int ready_fd;			/* daemon mode: pipe to the waiting parent */
 	bool daemonized;
 	bool detached;			/* stdio now goes to the log file */
+	int log_fd;			/* the log before detaching, or -1 */
 
 	/* shared-memory zero copy (shmem.c) */
 	const char *htlb_path;		/* --htlb: registered at start */
@@ -214,6 +215,7 @@ int ublkfw_dev_run(struct ublkfw_dev *dev);
  * after "ready", send stdio to the device's log file. */
 void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what);
 void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev);
+void ublkfw_dev_open_log(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
 
 /* ---- shared-memory zero copy (shmem.c) -------------------------------- */

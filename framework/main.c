@@ -87,26 +87,37 @@ void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what)
 		dev->ready_fd = (close(dev->ready_fd), -1);
 }
 
-/* After "ready": the server's output goes to <run dir>/<id>.log. */
-void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev)
+/* Daemon mode, once the id is known: <run dir>/<id>.log.  Until "ready",
+ * messages go there, and errors to the waiting user's terminal too. */
+void ublkfw_dev_open_log(struct ublkfw_dev *dev)
 {
 	char path[256];
-	int fd, null;
 
-	if (!dev->daemonized)
+	if (!dev->daemonized || dev->log_fd >= 0)
 		return;
 	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), dev->id);
 	mkdir(ublkfw_run_dir(), 0755);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	dev->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* After "ready": all of the server's output goes to the log. */
+void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev)
+{
+	int null;
+
+	if (!dev->daemonized)
+		return;
+	ublkfw_dev_open_log(dev);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		close(null);
 	}
-	if (fd >= 0) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		close(fd);
+	if (dev->log_fd >= 0) {
+		dup2(dev->log_fd, STDOUT_FILENO);
+		dup2(dev->log_fd, STDERR_FILENO);
+		close(dev->log_fd);
+		dev->log_fd = -1;
 		dev->detached = true;
 	}
 }

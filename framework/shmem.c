@@ -378,8 +378,13 @@ static void reg_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int32_t reply = handle_register(dev, w->fd);
 
 	(void)revents;
+	if (reply == -EAGAIN || reply == -EINTR)
+		return;
+	/* A client may register several fds on one connection; after an
+	 * error (a protocol violation or a refusal) it gets one reply and the
+	 * connection is closed, so garbage is answered once, not per byte. */
 	if (reply == -ENODATA || reply == -ECONNRESET ||
-	    send(w->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply)) {
+	    send(w->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || reply < 0) {
 		ev_io_stop(loop, w);
 		close(w->fd);
 		free(w);

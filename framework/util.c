@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -76,12 +77,26 @@ void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_lis
 	/* Errors and information go to the same place (stderr, which is the
 	 * device's log file once the server runs in the background); errors
 	 * are marked so a log reader can grep for them. */
+	char line[640];
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (dev && dev->ops.name)
-		fprintf(stderr, "%s: %s: %s%s\n", dev->prog ? dev->prog : ublkfw_progname(),
-			dev->ops.name, err && dev->detached ? "error: " : "", msg);
+		snprintf(line, sizeof(line), "%s: %s: %s\n",
+			 dev->prog ? dev->prog : ublkfw_progname(), dev->ops.name, msg);
 	else
-		fprintf(stderr, "%s: %s\n", ublkfw_progname(), msg);
+		snprintf(line, sizeof(line), "%s: %s\n", ublkfw_progname(), msg);
+	/* A daemon starting up: everything to its log, errors also to the
+	 * user waiting in `add`.  Otherwise (foreground, or detached with
+	 * stderr on the log): stderr, errors marked for grep. */
+	if (dev && dev->log_fd >= 0) {
+		if (write(dev->log_fd, line, strlen(line)) < 0 && !err)
+			return;
+		if (!err)
+			return;
+	} else if (dev && err && dev->detached) {
+		fprintf(stderr, "error: ");
+	}
+	fputs(line, stderr);
 	fflush(stderr);
 }
 
