@@ -7,6 +7,9 @@
  *
  *   ublk-fw-ctl add -t memory -s 256M --shmem-zc       # /dev/ublkb0 (id 0)
  *   ./ublk-zc-client 0 [COUNT]
+ *
+ * At the end it unregisters the pool (ublkfw_client_unregister) and does one
+ * more write and read from it, which the server now sees copied.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,9 +74,22 @@ int main(int argc, char **argv)
 		if (memcmp(wbuf, rbuf, IO_SIZE))
 			bad++;
 	}
-	close(fd);
 	printf("zc-client: pool index %d, %d writes and %d reads of %d KiB, %d mismatches\n",
 	       idx, count, count, IO_SIZE >> 10, bad);
+
+	/* Give the memory back: the kernel unpins it, later I/O is copied. */
+	ret = ublkfw_client_unregister(id, idx);
+	if (ret) {
+		fprintf(stderr, "zc-client: unregistering buffer %d: %s\n", idx, strerror(-ret));
+		return 1;
+	}
+	if (pwrite(fd, wbuf, IO_SIZE, 0) != IO_SIZE || pread(fd, rbuf, IO_SIZE, 0) != IO_SIZE ||
+	    memcmp(wbuf, rbuf, IO_SIZE)) {
+		fprintf(stderr, "zc-client: I/O after unregistering failed or mismatched\n");
+		return 1;
+	}
+	printf("zc-client: buffer %d unregistered; 1 write and 1 read after it\n", idx);
+	close(fd);
 	ublkfw_shmem_free(pool, wbuf);
 	ublkfw_shmem_free(pool, rbuf);
 	ublkfw_shmem_pool_destroy(pool);

@@ -442,10 +442,20 @@ static void ctl_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		req[n] = '\0';
 		f = open_memstream(&out, &outlen);
 		if (f) {
-			if (!strncmp(req, "stats", 5))
+			int index;
+
+			if (!strncmp(req, "stats", 5)) {
 				write_stats(dev, f);
-			else
-				fprintf(f, "{\"error\": \"unknown request: say stats\"}\n");
+			} else if (sscanf(req, "unreg %d", &index) == 1) {
+				/* on the main thread: UNREG_BUF may freeze the queue */
+				int ret = ublkfw_dev_shmem_unregister(dev, index, NULL);
+
+				fprintf(f, "{\"result\": %d}\n", ret);
+				if (!ret)
+					ublkfw_info(dev, "buffer %d unregistered", index);
+			} else {
+				fprintf(f, "{\"error\": \"unknown request: say stats or unreg INDEX\"}\n");
+			}
 			fclose(f);
 			if (send(w->fd, out, outlen, MSG_NOSIGNAL) < 0)
 				n = 0;
@@ -579,7 +589,7 @@ int ublkfw_client_register(int dev_id, const struct ublkfw_shmem_pool *pool)
 	return ret;
 }
 
-int ublkfw_client_stats(int dev_id, char *buf, size_t len)
+static int ctl_request(int dev_id, const char *req, char *buf, size_t len)
 {
 	size_t off = 0;
 	ssize_t n;
@@ -587,7 +597,7 @@ int ublkfw_client_stats(int dev_id, char *buf, size_t len)
 
 	if (fd < 0)
 		return fd;
-	if (send(fd, "stats\n", 6, MSG_NOSIGNAL) != 6) {
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
 		close(fd);
 		return -EIO;
 	}
@@ -596,4 +606,22 @@ int ublkfw_client_stats(int dev_id, char *buf, size_t len)
 	buf[off] = '\0';
 	close(fd);
 	return off ? 0 : -EPROTO;
+}
+
+int ublkfw_client_stats(int dev_id, char *buf, size_t len)
+{
+	return ctl_request(dev_id, "stats\n", buf, len);
+}
+
+int ublkfw_client_unregister(int dev_id, int index)
+{
+	char req[32], reply[128];
+	long long res;
+	int ret;
+
+	snprintf(req, sizeof(req), "unreg %d\n", index);
+	ret = ctl_request(dev_id, req, reply, sizeof(reply));
+	if (ret)
+		return ret;
+	return ublkfw_json_get_num(reply, "result", &res) ? -EPROTO : (int)res;
 }

@@ -4,9 +4,12 @@
 # check.sh - everything `make check` runs, after the build:
 #   1. unit tests (criterion) on the host;
 #   2. integration test groups on a real kernel (tests/run-integration.sh:
-#      natively with ublk, else in the qemu guest).
-# Ends with "check: N passed, M failed" summing both; exits non-zero on any
-# failure.
+#      natively with ublk, else in the qemu guest);
+#   3. `make bench-smoke`: the benchmark harness in 1-second mode, so that it
+#      cannot rot (it times nothing worth reading; its checks are that every
+#      device kind runs and every output file is produced and parses).
+# Ends with "check: N passed, M failed" summing all three; exits non-zero on
+# any failure.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$TOP" || exit 1
@@ -40,7 +43,22 @@ if=${if:-1}
 [ "$int_rc" -ne 0 ] && [ "$if" -eq 0 ] && if=1
 
 echo
+echo "=== bench-smoke (make bench-smoke)"
+${MAKE:-make} --no-print-directory bench-smoke > tests/out/bench-smoke.log 2>&1 &
+runner=$!
+tail -n +1 -f tests/out/bench-smoke.log --pid=$runner
+wait $runner
+bench_rc=$?
+line=$(grep -E '^bench-smoke: [0-9]+ passed, [0-9]+ failed$' tests/out/bench-smoke.log | tail -1)
+bp=$(echo "$line" | sed -n 's/^bench-smoke: \([0-9]*\) passed.*/\1/p')
+bf=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed$/\1/p')
+bp=${bp:-0}
+bf=${bf:-1}
+[ "$bench_rc" -ne 0 ] && [ "$bf" -eq 0 ] && bf=1
+
+echo
 echo "unit: $up passed, $uf failed"
 echo "integration: $ip passed, $if failed"
-echo "check: $((up + ip)) passed, $((uf + if)) failed"
-[ $((uf + if)) -eq 0 ]
+echo "bench-smoke: $bp passed, $bf failed"
+echo "check: $((up + ip + bp)) passed, $((uf + if + bf)) failed"
+[ $((uf + if + bf)) -eq 0 ]

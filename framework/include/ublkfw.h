@@ -343,6 +343,12 @@ UBLKFW_API int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index,
  * server's errno otherwise (-EOPNOTSUPP: device without --shmem-zc).
  */
 UBLKFW_API int ublkfw_client_register(int dev_id, const struct ublkfw_shmem_pool *pool);
+/*
+ * Client side: ask device id's server to unregister buffer index (a request on
+ * /run/ublk-fw/<id>.ctl), releasing the kernel's pins on that memory before
+ * the device goes away.  After it returns 0, I/O from the pool is copied.
+ */
+UBLKFW_API int ublkfw_client_unregister(int dev_id, int index);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers for targets                                                      */

@@ -104,8 +104,11 @@ if id=$(add_dev -t memory -s 64M --shmem-zc); then
 	rc=$?
 	say "     $out"
 	check "memfd client: exit 0 and no mismatch" sh -c "[ $rc = 0 ] && echo '$out' | grep -q ', 0 mismatches'"
-	zc=$(stat_of $id zc_ios)
-	check "memfd client: its 64 writes and 64 reads were zero-copy ($zc >= 128)" test "$zc" -ge 128
+	zc=$(stat_of $id zc_ios); copies=$(stat_of $id copy_ios)
+	check "memfd client: its 64 writes and 64 reads were zero-copy ($zc = 128)" test "$zc" = 128
+	check "memfd client: unregistered its buffer through the server" sh -c \
+		"echo '$out' | grep -q 'unregistered; 1 write and 1 read after it' && grep -q 'buffer 0 unregistered' /run/ublk-fw/$id.log"
+	check "memfd client: the I/O after UNREG_BUF was copied ($copies >= 2)" test "$copies" -ge 2
 	# ---- the copy path on the same device: fio without mmaphuge ------------
 	before=$(stat_of $id zc_ios); cbefore=$(stat_of $id copy_ios)
 	fio_ok "no mmaphuge: fio crc32c verify through the copy path" --name=c \

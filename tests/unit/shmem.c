@@ -79,3 +79,18 @@ Test(shmem, zero_copy_descriptor_lookup_checks_index_and_bounds)
 	ublkfw_shmem_release_all(&dev);
 	cr_expect_null(dev.shm_pools);
 }
+
+Test(shmem, unregister_refused_on_the_device_queue_thread)
+{
+	struct ublkfw_dev dev;
+
+	memset(&dev, 0, sizeof(dev));
+	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
+	cr_expect_eq(ublkfw_dev_shmem_unregister(&dev, 70000, NULL), -EINVAL);
+	cr_expect_eq(ublkfw_dev_shmem_unregister(&dev, 5, NULL), -ENOENT);
+	ublkfw_shmem_mark_queue_thread(&dev);	/* as a queue thread of dev does */
+	cr_expect_eq(ublkfw_dev_shmem_unregister(&dev, 5, NULL), -EDEADLK,
+		     "UNREG_BUF freezes the queue this thread serves");
+	ublkfw_shmem_mark_queue_thread(NULL);
+	ublkfw_shmem_release_all(&dev);
+}
