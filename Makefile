@@ -38,6 +38,10 @@ UNIT := $(B)/tests/unit-tests
 LIBS := $(URING_LIBS) $(EV_LIBS) -lpthread
 
 ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc
+
+# Test programs that live with their tests (the kernel-level tests) bring
+# their own rules and add their binaries to ALL.
+-include tests/kernel/kernel.mk
 ifeq ($(ENABLE_TESTS),yes)
 ALL += $(UNIT)
 endif
