@@ -6,6 +6,9 @@
 #                   (unit tests on the host; integration tests on a real kernel:
 #                   natively when /dev/ublk-control exists, else in a qemu guest)
 #   make demo       a real device served by the null target, with a short fio run
+#   make bench      benchmarks against kernel baselines and bench/raw-null
+#                   (one guest boot or natively; results in bench/results/)
+#   make bench-smoke the benchmark harness in 1-second mode (run by make check)
 #   make install    DESTDIR=... PREFIX is set by ./configure --prefix
 #   make clean
 
@@ -35,9 +38,10 @@ LIBA := $(B)/libublkfw.a
 LIBSO := $(B)/libublkfw.so.$(VERSION)
 CTL := $(B)/ublk-fw-ctl
 UNIT := $(B)/tests/unit-tests
+RAWNULL := $(B)/bench/raw-null
 LIBS := $(URING_LIBS) $(EV_LIBS) -lpthread
 
-ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc
+ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc $(RAWNULL)
 
 # Test programs that live with their tests (the kernel-level tests) bring
 # their own rules and add their binaries to ALL.
@@ -46,7 +50,8 @@ ifeq ($(ENABLE_TESTS),yes)
 ALL += $(UNIT)
 endif
 
-.PHONY: all check unit integration demo install uninstall clean distclean deps examples
+.PHONY: all check unit integration demo install uninstall clean distclean deps examples \
+	bench bench-smoke
 
 all: config.mk $(ALL)
 
@@ -76,6 +81,12 @@ $(LIBSO): $(LIB_OBJS)
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(B)/tools/ublk-fw-ctl.o $(TARGET_OBJS) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The benchmarks' baseline: a bare liburing ublk null server, no framework.
+$(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) -Iframework $(CFLAGS) $(DEPFLAGS) \
+		$(LDFLAGS) -o $@ $< $(URING_LIBS) -lpthread
 
 $(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -122,6 +133,14 @@ demo: deps
 	$(MAKE) all
 	tests/demo.sh
 
+# Benchmarks (bench/bench.sh): one guest boot on the patched kernel, or natively.
+bench: deps
+	$(MAKE) all
+	bench/bench.sh
+
+bench-smoke: all
+	bench/bench.sh --smoke
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
@@ -146,4 +165,5 @@ distclean: clean
 	rm -f config.mk config.log
 	rm -rf tests/out
 
--include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d
+-include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
+	$(RAWNULL).d

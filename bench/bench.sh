@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# bench.sh - `make bench` and `make bench-smoke`.
+#
+#   bench/bench.sh            the full benchmark: 8 fio jobs x 11 devices,
+#                             3 repeats of 5 s, interleaved; ~35 min in the guest
+#   bench/bench.sh --smoke    the same harness in 1-second mode (1 repeat, 3 jobs,
+#                             every device kind); used by `make check`
+#   options: --repeats N --runtime S (override), --keep-going
+#
+# Measures natively when this machine has ublk with UBLK_F_SHMEM_ZC (root,
+# /dev/ublk-control), else in ONE boot of the test guest on our patched kernel
+# (tests/vm/vmrun.sh -k patched, whose kernel/build.sh build is reused from its
+# cache or waited for), with null_blk and brd configured on its command line.
+# Then bench/report.py writes, under bench/results/ (smoke: bench/results/smoke/):
+#   results.md  results.json  chart.png  (+ chart data, raw/ inputs)
+# and the outputs are checked (jq parses the JSON, `file` says PNG, every device
+# kind measured, zero copy happened on the SHMEM_ZC devices).  Last line:
+# "bench: N passed, M failed" (or "bench-smoke: ...").  Exit 0 iff M = 0.
+set -u -o pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$TOP" || exit 1
+CTL=$TOP/build/ublk-fw-ctl
+
+SMOKE=0 REPEATS="" RUNTIME=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke)	SMOKE=1; shift ;;
+	--repeats)	REPEATS=$2; shift 2 ;;
+	--runtime)	RUNTIME=$2; shift 2 ;;
+	-h|--help)	sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*)		echo "bench: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+
+if [ $SMOKE = 1 ]; then
+	NAME=bench-smoke RESULTS=$TOP/bench/results/smoke SIZE_MB=64 TMO=900
+	REPEATS=${REPEATS:-1} RUNTIME=${RUNTIME:-1}
+else
+	NAME=bench RESULTS=$TOP/bench/results SIZE_MB=256 TMO=4500
+	REPEATS=${REPEATS:-3} RUNTIME=${RUNTIME:-5}
+fi
+ARGS=(--repeats "$REPEATS" --runtime "$RUNTIME" --size "$SIZE_MB")
+[ $SMOKE = 1 ] && ARGS+=(--smoke)
+
+for f in "$CTL" build/bench/raw-null; do
+	[ -x "$f" ] || { echo "bench: $f is missing: run make first" >&2; exit 1; }
+done
+for c in fio jq gnuplot file python3; do
+	command -v $c > /dev/null ||
+		{ echo "bench: $c is missing (scripts/install-deps.sh test)" >&2; exit 1; }
+done
+
+native_ok() {
+	[ "$(id -u)" = 0 ] && [ -e /dev/ublk-control ] &&
+		"$CTL" features --json 2>/dev/null | jq -e '.names | index("SHMEM_ZC") != null' > /dev/null
+}
+
+t0=$(date +%s)
+if native_ok; then
+	DATA=$TOP/tests/out/$NAME
+	echo "bench: natively on $(uname -r)"
+	rm -rf "$DATA"
+	mkdir -p "$DATA"
+	bench/measure.sh --out "$DATA" "${ARGS[@]}" 2>&1 | tee "$TOP/tests/out/$NAME-measure.log"
+	mrc=$?
+else
+	DATA=$TOP/tests/out/vm/$NAME/data
+	# null_blk and brd are built into the patched kernel: configured here.
+	# Memory: 4 x SIZE of RAM disks and tmpfs files + 32 MiB of huge pages.
+	APPEND="null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.submit_queues=2"
+	APPEND="$APPEND brd.rd_nr=1 brd.rd_size=$((SIZE_MB * 1024))"
+	echo "bench: in the test guest (patched kernel; waits for kernel/build.sh if it is building)"
+	mkdir -p "$TOP/tests/out"
+	UBLKFW_VM_WAIT=${UBLKFW_VM_WAIT:-1800} tests/vm/vmrun.sh -k patched -m 3G -t $TMO -n $NAME \
+		--append "$APPEND" -- bench/measure.sh --out "$DATA" "${ARGS[@]}" 2>&1 |
+		tee "$TOP/tests/out/$NAME-measure.log"
+	mrc=$?
+fi
+echo "bench: measuring took $(( $(date +%s) - t0 )) s (exit $mrc)"
+
+# ---- report and checks ---------------------------------------------------
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   - $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL - $1"; }
+chk() { local n=$1; shift; if "$@" > /dev/null 2>&1; then ok "$n"; else ko "$n"; fi; }
+
+[ $mrc = 0 ] && ok "measurement ran (exit 0)" || ko "measurement ran (exit $mrc; see tests/out/$NAME-measure.log)"
+if [ -s "$DATA/runs.jsonl" ] && [ -s "$DATA/meta.json" ]; then
+	mkdir -p "$RESULTS"
+	rm -f "$RESULTS"/results.md "$RESULTS"/results.json "$RESULTS"/chart.png
+	chk "report written (bench/report.py)" python3 bench/report.py "$DATA" "$RESULTS"
+else
+	ko "raw results in $DATA"
+fi
+J=$RESULTS/results.json
+chk "results.md has the goals and ratio tables" \
+	sh -c "grep -q '^### Goals' '$RESULTS/results.md' && grep -q '^| ublk-fw null / raw-null |' '$RESULTS/results.md'"
+chk "results.json parses (jq)" jq -e .meta "$J"
+chk "chart.png is a PNG image (file)" sh -c "file -b '$RESULTS/chart.png' | grep -q '^PNG image data'"
+devs=$(jq -r '.meta.devices | keys[]' "$J" 2>/dev/null)
+[ "$(echo "$devs" | grep -c .)" -eq 11 ] && ok "all 11 device kinds set up" ||
+	ko "all 11 device kinds set up (got: $(echo $devs))"
+for d in $devs; do
+	chk "$d: every job measured (IOPS > 0)" \
+		jq -e --arg d "$d" '(.meta.jobs | length) as $n | [.results[$d][] | .median.iops // 0 | select(. > 0)] | length == $n' "$J"
+done
+for d in fw-mem-zc fw-loop-zc; do
+	chk "$d: zero-copy I/Os counted by the server (zc_ios > 0)" jq -e --arg d "$d" '.zc_ios_total[$d] > 0' "$J"
+done
+for d in fw-mem-hp fw-loop-hp; do
+	chk "$d: copy mode really copied (zc_ios = 0)" \
+		jq -e --arg d "$d" '[.results[$d][] | .median.zc_ios // 0] | add == 0' "$J"
+done
+chk "no failed fio run" jq -e '.failed_runs | length == 0' "$J"
+[ -s "$RESULTS/results.md" ] && { echo; sed -n '/^### Goals/,/^### Ratios/p' "$RESULTS/results.md" | sed '$d'; }
+echo "bench: results in ${RESULTS#$TOP/}/ (results.md, results.json, chart.png)"
+echo "$NAME: $pass passed, $fail failed"
+[ $fail -eq 0 ]

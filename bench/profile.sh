@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# profile.sh - where a server's time goes, per I/O: the diagnostics behind the
+# findings in docs/benchmarks.md.  Not part of `make bench` (it perturbs what
+# it measures); run it in the guest like bench/measure.sh:
+#
+#   tests/vm/vmrun.sh -k patched -m 3G -t 3600 -n profile -- \
+#       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "strace callgrind"]
+#       [--servers "raw-null fw-null fw-mem fw-loop"] [--jobs "rr4k_qd1 rr4k_qd32"]
+#
+# strace:    strace -c -f attached to the server during a 4 s fio run:
+#            syscalls per I/O by name (strace slows the server, which makes
+#            batches larger at QD32: read it as an upper bound of the batch
+#            cost, exact at QD1).
+# callgrind: the server under valgrind --tool=callgrind, fio doing exactly N1
+#            and then (a fresh server) N2 I/Os; instructions per I/O =
+#            (Ir(N2) - Ir(N1)) / (N2 - N1), start-up and tear-down cancel out;
+#            the same difference per function (callgrind_annotate).
+# Output: DIR/profile.md and the raw files.
+set -u -o pipefail
+TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
+CTL=$TOP/build/ublk-fw-ctl
+RAW=$TOP/build/bench/raw-null
+OUT="" WHAT="strace callgrind" SERVERS="raw-null fw-null" JOBS="rr4k_qd1 rr4k_qd32"
+N1=3000 N2=9000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out)		OUT=$2; shift 2 ;;
+	--what)		WHAT=$2; shift 2 ;;
+	--servers)	SERVERS=$2; shift 2 ;;
+	--jobs)		JOBS=$2; shift 2 ;;
+	--n)		N1=$2; N2=$3; shift 3 ;;
+	*)		echo "profile: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ -n "$OUT" ] || { echo "profile: --out DIR is required" >&2; exit 2; }
+mkdir -p "$OUT"
+W=/dev/shm/ublkfw-profile
+mkdir -p $W
+MD=$OUT/profile.md
+: > "$MD"
+say() { printf 'profile: %s\n' "$*"; }
+md() { printf '%s\n' "$*" >> "$MD"; }
+
+fio_args() {
+	case $1 in
+	rr4k_qd1)	echo "--rw=randread --bs=4k --iodepth=1" ;;
+	rr4k_qd32)	echo "--rw=randread --bs=4k --iodepth=32" ;;
+	rw4k_qd32)	echo "--rw=randwrite --bs=4k --iodepth=32" ;;
+	sr128k_qd8)	echo "--rw=read --bs=128k --iodepth=8" ;;
+	sr1m_qd8)	echo "--rw=read --bs=1M --iodepth=8" ;;
+	*)		echo "profile: unknown job $1" >&2; exit 2 ;;
+	esac
+}
+
+# server_cmd NAME: the command line of a foreground server
+server_cmd() {
+	case $1 in
+	raw-null)	echo "$RAW -q 2 -s 1G" ;;
+	raw-null-defer)	echo "$RAW -q 2 -s 1G --defer" ;;
+	fw-null)	echo "$CTL add -t null -q 2 -s 1G --foreground" ;;
+	fw-mem)		echo "$CTL add -t memory -q 2 -s 256M --foreground" ;;
+	fw-loop)	echo "$CTL add -t loop -q 2 --foreground $W/loop.img" ;;
+	*)		echo "profile: unknown server $1" >&2; exit 2 ;;
+	esac
+}
+[ -f $W/loop.img ] || dd if=/dev/zero of=$W/loop.img bs=1M count=256 status=none
+
+SPID="" SDEV=""
+start_server() {	# start_server LOGFILE CMD...: SPID, SDEV
+	local log=$1
+	shift
+	"$@" > "$log" 2>&1 &
+	SPID=$!
+	for _ in $(seq 600); do
+		grep -q '^/dev/ublkb' "$log" && break
+		kill -0 $SPID 2>/dev/null || break
+		sleep 0.1
+	done
+	SDEV=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$log" | head -1)
+	[ -b "$SDEV" ] || { say "server did not start: $*: $(tail -5 "$log")"; return 1; }
+	echo none > /sys/block/${SDEV#/dev/}/queue/scheduler 2>/dev/null
+	return 0
+}
+stop_server() {
+	kill -TERM $SPID 2>/dev/null
+	wait $SPID 2>/dev/null
+	SPID=""
+}
+
+if [[ " $WHAT " == *" strace "* ]]; then
+	md "## strace -c -f on the server: syscalls per I/O"
+	md ""
+	md "| server | job | I/Os | syscalls/IO | by name (per I/O) |"
+	md "|---|---|---|---|---|"
+	for s in $SERVERS; do
+		for j in $JOBS; do
+			start_server $W/srv.log $(server_cmd $s) || continue
+			st=$OUT/strace-$s-$j.txt
+			strace -c -f -p $SPID -o "$st" &
+			spid=$!
+			sleep 1
+			# shellcheck disable=SC2046
+			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
+				--runtime=4 --norandommap --randrepeat=0 --cpus_allowed=0 $(fio_args $j) \
+				--output-format=json --output=$OUT/fio-strace-$s-$j.json > /dev/null 2>&1
+			kill -INT $spid
+			wait $spid 2>/dev/null
+			stop_server
+			ios=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' $OUT/fio-strace-$s-$j.json)
+			# strace -c table: "% time seconds usecs/call calls errors syscall"
+			per=$(awk -v n="$ios" '$NF != "total" && $4 ~ /^[0-9]+$/ && NF >= 5 {
+				printf "%s %.3f, ", $NF, $4 / n }' "$st")
+			tot=$(awk -v n="$ios" '$NF == "total" { printf "%.3f", $4 / n }' "$st")
+			md "| $s | $j | $ios | $tot | ${per%, } |"
+			say "strace $s $j: $tot syscalls/IO ($ios I/Os): ${per%, }"
+		done
+	done
+	md ""
+fi
+
+if [[ " $WHAT " == *" callgrind "* ]]; then
+	md "## callgrind: user-space instructions per I/O, (Ir(N2) - Ir(N1)) / (N2 - N1), N1=$N1, N2=$N2"
+	md ""
+	for s in $SERVERS; do
+		for j in $JOBS; do
+			for n in $N1 $N2; do
+				cg=$OUT/callgrind-$s-$j-$n.out
+				start_server $W/srv.log valgrind --tool=callgrind --callgrind-out-file="$cg" \
+					$(server_cmd $s) || continue 2
+				# shellcheck disable=SC2046
+				fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 \
+					--number_ios=$n --size=1G --norandommap --randrepeat=0 \
+					--cpus_allowed=0 $(fio_args $j) --output-format=json \
+					--output=$OUT/fio-cg-$s-$j-$n.json > /dev/null 2>&1
+				stop_server
+				callgrind_annotate --auto=no --inclusive=no --threshold=100 "$cg" \
+					> "$cg.annotate" 2>/dev/null
+			done
+			a=$OUT/callgrind-$s-$j-$N1.out.annotate
+			b=$OUT/callgrind-$s-$j-$N2.out.annotate
+			n1=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' $OUT/fio-cg-$s-$j-$N1.json)
+			n2=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' $OUT/fio-cg-$s-$j-$N2.json)
+			python3 - "$a" "$b" "$n1" "$n2" "$s" "$j" >> "$MD" <<'EOF'
+import re, sys
+def load(p):
+    tot, fn = 0, {}
+    for line in open(p):
+        m = re.match(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(?:PROGRAM TOTALS|(.+?))\s*$", line)
+        if not m:
+            continue
+        v = int(m.group(1).replace(",", ""))
+        if m.group(2) is None:
+            tot = v
+        else:
+            name = re.sub(r"\s*\[.*\]$", "", m.group(2))
+            fn[name] = fn.get(name, 0) + v
+    return tot, fn
+a, b, n1, n2, s, j = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+ta, fa = load(a)
+tb, fb = load(b)
+dn = n2 - n1
+print(f"### {s}, {j}: {(tb - ta) / dn:.0f} instructions per I/O (I/Os {n1} and {n2})\n")
+print("| function | Ir per I/O |")
+print("|---|---|")
+rows = sorted(((fb.get(k, 0) - fa.get(k, 0)) / dn, k) for k in set(fa) | set(fb))
+for v, k in sorted(rows, reverse=True)[:25]:
+    if v >= 1:
+        print(f"| `{k}` | {v:.0f} |")
+print()
+EOF
+			say "callgrind $s $j: $(grep "^### $s, $j" "$MD" | tail -1)"
+		done
+	done
+fi
+say "written $MD"
