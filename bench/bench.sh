@@ -41,7 +41,9 @@ else
 	NAME=bench RESULTS=$TOP/bench/results SIZE_MB=256 TMO=4500
 	REPEATS=${REPEATS:-3} RUNTIME=${RUNTIME:-5}
 fi
-ARGS=(--repeats "$REPEATS" --runtime "$RUNTIME" --size "$SIZE_MB")
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- framework targets tools bench 2>/dev/null || REV="$REV+changes"
+ARGS=(--repeats "$REPEATS" --runtime "$RUNTIME" --size "$SIZE_MB" --rev "$REV")
 [ $SMOKE = 1 ] && ARGS+=(--smoke)
 
 for f in "$CTL" build/bench/raw-null; do

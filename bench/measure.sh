@@ -14,6 +14,13 @@
 #
 # usage: bench/measure.sh --out DIR [--smoke] [--repeats N] [--runtime S]
 #                         [--size MIB] [--jobs "J1 J2"] [--devices "D1 D2"]
+#                         [--rev GIT-REVISION (recorded in meta.json)]
+#                         [--alt-ctl PATH]
+#
+# --alt-ctl: A/B-test a changed build of the framework or its targets: devices
+# fw-null-alt, fw-mem-alt and fw-loop-alt are served by that ublk-fw-ctl binary
+# (name them in --devices next to fw-null, fw-mem, fw-loop); the report then
+# shows "alt / current" ratios.
 #
 # Measuring rules (from the project's measured perf notes): every device on
 # the `none` scheduler; devices interleaved in each repeat (A B A B..., the
@@ -25,7 +32,7 @@ set -u -o pipefail
 TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
 CTL=$TOP/build/ublk-fw-ctl
 RAW=$TOP/build/bench/raw-null
-OUT="" SMOKE=0 REPEATS=3 RUNTIME=5 SIZE_MB=256 JOBS="" DEVICES=""
+OUT="" SMOKE=0 REPEATS=3 RUNTIME=5 SIZE_MB=256 JOBS="" DEVICES="" REV=unknown ALT_CTL=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out)		OUT=$2; shift 2 ;;
@@ -35,6 +42,8 @@ while [ $# -gt 0 ]; do
 	--size)		SIZE_MB=$2; shift 2 ;;
 	--jobs)		JOBS=$2; shift 2 ;;
 	--devices)	DEVICES=$2; shift 2 ;;
+	--rev)		REV=$2; shift 2 ;;
+	--alt-ctl)	ALT_CTL=$2; shift 2 ;;
 	*)		echo "measure: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -100,9 +109,10 @@ needs() {	# needs DEVICE...: is any of them in the measured set?
 
 # fw_add NAME ARGS...: an ublk-fw device; DEV[NAME], PID[NAME], FWID[NAME]
 fw_add() {
-	local name=$1 out id
+	local name=$1 out id ctl=$CTL
 	shift
-	out=$("$CTL" add -q 2 "$@" 2>&1) || die "ublk-fw-ctl add $*: $out"
+	[[ $name == *-alt ]] && ctl=$ALT_CTL
+	out=$("$ctl" add -q 2 "$@" 2>&1) || die "$ctl add $*: $out"
 	id=$(printf '%s\n' "$out" | sed -n 's|^/dev/ublkb\([0-9]*\) (id [0-9]*)$|\1|p')
 	[ -n "$id" ] || die "ublk-fw-ctl add $*: unexpected output: $out"
 	FWID[$name]=$id
@@ -167,6 +177,19 @@ if needs fw-loop fw-loop-hp; then
 	fw_add fw-loop -t loop "$W/fwloop.img"
 	DEV[fw-loop-hp]=${DEV[fw-loop]} PID[fw-loop-hp]=${PID[fw-loop]} FWID[fw-loop-hp]=${FWID[fw-loop]}
 fi
+if needs fw-null-alt fw-mem-alt fw-loop-alt; then
+	[ -x "$ALT_CTL" ] || die "fw-*-alt devices need --alt-ctl PATH (an executable ublk-fw-ctl)"
+	needs fw-null-alt && fw_add fw-null-alt -t null -s 1G
+	if needs fw-mem-alt; then
+		fw_add fw-mem-alt -t memory -s ${SIZE_MB}M
+		prefill "${DEV[fw-mem-alt]}" "$SIZE_MB"
+	fi
+	if needs fw-loop-alt; then
+		dd if=/dev/zero of="$W/fwloop-alt.img" bs=1M count="$SIZE_MB" status=none ||
+			die "no room for $W/fwloop-alt.img"
+		fw_add fw-loop-alt -t loop "$W/fwloop-alt.img"
+	fi
+fi
 if needs fw-mem-hp fw-mem-zc fw-loop-hp fw-loop-zc; then
 	mountpoint -q $HP || { mkdir -p $HP && mount -t hugetlbfs none $HP; } || die "no hugetlbfs on $HP"
 	n=$(cat /proc/sys/vm/nr_hugepages)
@@ -200,7 +223,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 	printf '{"kernel": "%s", "cpus": %d, "mem_kb": %d, "clk_tck": %d, "guest": %s,\n' \
 		"$(uname -r)" "$NCPU" "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" "$CLK_TCK" \
 		"$([ "${UBLKFW_GUEST:-0}" = 1 ] && echo true || echo false)"
-	printf ' "cmdline": %s,\n' "$(jq -Rs 'rtrimstr("\n")' /proc/cmdline)"
+	printf ' "cmdline": %s, "rev": "%s",\n' "$(jq -Rs 'rtrimstr("\n")' /proc/cmdline)" "$REV"
 	printf ' "fio": "%s", "smoke": %s, "repeats": %d, "runtime_s": %d, "size_mib": %d,\n' \
 		"$(fio --version)" "$([ $SMOKE = 1 ] && echo true || echo false)" "$REPEATS" "$RUNTIME" "$SIZE_MB"
 	printf ' "clocksource": "%s",\n' "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
@@ -215,6 +238,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 		args=""
 		[ -n "${FWID[$d]:-}" ] && args=$("$CTL" list -n "${FWID[$d]}" --json | jq -c '.[0] | {args, flag_names}')
 		[ "$d" = raw-null ] && args='{"args": "raw-null -q 2 -s 1G"}'
+		[[ $d == *-alt ]] && args=$(jq -c --arg c "$ALT_CTL" '. + {ctl: $c}' <<< "$args")
 		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", "server": %s}' \
 			"$sep" "$d" "${DEV[$d]}" "${PID[$d]:-null}" "$nq" \
 			"$(cat /sys/block/$b/queue/max_sectors_kb)" \

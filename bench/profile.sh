@@ -6,7 +6,7 @@
 # it measures); run it in the guest like bench/measure.sh:
 #
 #   tests/vm/vmrun.sh -k patched -m 3G -t 3600 -n profile -- \
-#       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "strace callgrind"]
+#       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "cs strace callgrind"]
 #       [--servers "raw-null fw-null fw-mem fw-loop"] [--jobs "rr4k_qd1 rr4k_qd32"]
 #
 # strace:    strace -c -f attached to the server during a 4 s fio run:
@@ -17,13 +17,15 @@
 #            and then (a fresh server) N2 I/Os; instructions per I/O =
 #            (Ir(N2) - Ir(N1)) / (N2 - N1), start-up and tear-down cancel out;
 #            the same difference per function (callgrind_annotate).
+# cs:        no tracer: IOPS, server CPU and context switches per I/O, and each
+#            server thread's allowed CPUs and last CPU.
 # Output: DIR/profile.md and the raw files.
 set -u -o pipefail
 TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
 CTL=$TOP/build/ublk-fw-ctl
 RAW=$TOP/build/bench/raw-null
-OUT="" WHAT="strace callgrind" SERVERS="raw-null fw-null" JOBS="rr4k_qd1 rr4k_qd32"
-N1=3000 N2=9000
+OUT="" WHAT="cs strace callgrind" SERVERS="raw-null fw-null" JOBS="rr4k_qd1 rr4k_qd32"
+N1=3000 N2=9000 ALT_CTL=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out)		OUT=$2; shift 2 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--servers)	SERVERS=$2; shift 2 ;;
 	--jobs)		JOBS=$2; shift 2 ;;
 	--n)		N1=$2; N2=$3; shift 3 ;;
+	--alt-ctl)	ALT_CTL=$2; shift 2 ;;
 	*)		echo "profile: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -47,11 +50,26 @@ fio_args() {
 	case $1 in
 	rr4k_qd1)	echo "--rw=randread --bs=4k --iodepth=1" ;;
 	rr4k_qd32)	echo "--rw=randread --bs=4k --iodepth=32" ;;
+	rr4k_2q)	echo "--rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting" ;;
 	rw4k_qd32)	echo "--rw=randwrite --bs=4k --iodepth=32" ;;
 	sr128k_qd8)	echo "--rw=read --bs=128k --iodepth=8" ;;
 	sr1m_qd8)	echo "--rw=read --bs=1M --iodepth=8" ;;
+	sw1m_qd8)	echo "--rw=write --bs=1M --iodepth=8" ;;
 	*)		echo "profile: unknown job $1" >&2; exit 2 ;;
 	esac
+}
+
+cpus() {	# the CPU placement of bench/measure.sh
+	case $1 in *_2q) echo "--cpus_allowed=0-1 --cpus_allowed_policy=split" ;; *) echo "--cpus_allowed=0" ;; esac
+}
+# threads PID: per thread: name, allowed CPUs, last CPU, context switches
+threads() {
+	for t in /proc/$1/task/*; do
+		printf '%s %s allowed=%s last_cpu=%s cs=%s; ' "${t##*/}" "$(cat $t/comm)" \
+			"$(sed -n 's/^Cpus_allowed_list:\s*//p' $t/status)" \
+			"$(awk '{ sub(/^.*\) /, ""); print $37 }' $t/stat)" \
+			"$(awk '/ctxt_switches/ { s += $2 } END { print s }' $t/status)"
+	done
 }
 
 # server_cmd NAME: the command line of a foreground server
@@ -62,6 +80,7 @@ server_cmd() {
 	fw-null)	echo "$CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-mem)		echo "$CTL add -t memory -q 2 -s 256M --foreground" ;;
 	fw-loop)	echo "$CTL add -t loop -q 2 --foreground $W/loop.img" ;;
+	alt-loop)	echo "${ALT_CTL:?--alt-ctl} add -t loop -q 2 --foreground $W/loop.img" ;;
 	*)		echo "profile: unknown server $1" >&2; exit 2 ;;
 	esac
 }
@@ -103,10 +122,11 @@ if [[ " $WHAT " == *" strace "* ]]; then
 			sleep 1
 			# shellcheck disable=SC2046
 			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
-				--runtime=4 --norandommap --randrepeat=0 --cpus_allowed=0 $(fio_args $j) \
+				--runtime=4 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
 				--output-format=json --output=$OUT/fio-strace-$s-$j.json > /dev/null 2>&1
 			kill -INT $spid
 			wait $spid 2>/dev/null
+			md_threads="$(threads $SPID)"
 			stop_server
 			ios=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' $OUT/fio-strace-$s-$j.json)
 			# strace -c table: "% time seconds usecs/call calls errors syscall"
@@ -114,7 +134,37 @@ if [[ " $WHAT " == *" strace "* ]]; then
 				printf "%s %.3f, ", $NF, $4 / n }' "$st")
 			tot=$(awk -v n="$ios" '$NF == "total" { printf "%.3f", $4 / n }' "$st")
 			md "| $s | $j | $ios | $tot | ${per%, } |"
+			echo "$s $j threads: $md_threads" >> "$OUT/threads.txt"
 			say "strace $s $j: $tot syscalls/IO ($ios I/Os): ${per%, }"
+		done
+	done
+	md ""
+fi
+
+if [[ " $WHAT " == *" cs "* ]]; then
+	md "## Without a tracer: server context switches and CPU per I/O, thread placement"
+	md ""
+	md "| server | job | IOPS | server CPU us/IO | context switches/IO | threads (allowed CPUs, last CPU, switches) |"
+	md "|---|---|---|---|---|---|"
+	for s in $SERVERS; do
+		for j in $JOBS; do
+			start_server $W/srv.log $(server_cmd $s) || continue
+			c0=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/$SPID/stat)
+			x0=$(cat /proc/$SPID/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }')
+			# shellcheck disable=SC2046
+			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
+				--runtime=4 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
+				--output-format=json --output=$OUT/fio-cs-$s-$j.json > /dev/null 2>&1
+			c1=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/$SPID/stat)
+			x1=$(cat /proc/$SPID/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }')
+			th=$(threads $SPID)
+			stop_server
+			ios=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' $OUT/fio-cs-$s-$j.json)
+			iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops | floor' $OUT/fio-cs-$s-$j.json)
+			r=$(awk -v c=$((c1 - c0)) -v x=$((x1 - x0)) -v n=$ios -v hz=$(getconf CLK_TCK) \
+				'BEGIN { printf "%.1f | %.3f", c * 1e6 / hz / n, x / n }')
+			md "| $s | $j | $iops | $r | ${th%; } |"
+			say "cs $s $j: $iops IOPS | $r"
 		done
 	done
 	md ""
@@ -132,7 +182,7 @@ if [[ " $WHAT " == *" callgrind "* ]]; then
 				# shellcheck disable=SC2046
 				fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 \
 					--number_ios=$n --size=1G --norandommap --randrepeat=0 \
-					--cpus_allowed=0 $(fio_args $j) --output-format=json \
+					$(cpus $j) $(fio_args $j) --output-format=json \
 					--output=$OUT/fio-cg-$s-$j-$n.json > /dev/null 2>&1
 				stop_server
 				callgrind_annotate --auto=no --inclusive=no --threshold=100 "$cg" \

@@ -50,6 +50,9 @@ DEV_TITLES = {
     "fw-mem-zc": "ublk-fw memory, SHMEM_ZC",
     "fw-loop-hp": "ublk-fw loop, copy, fio huge-page buffers",
     "fw-loop-zc": "ublk-fw loop, SHMEM_ZC",
+    "fw-null-alt": "ublk-fw null, --alt-ctl build",
+    "fw-mem-alt": "ublk-fw memory, --alt-ctl build",
+    "fw-loop-alt": "ublk-fw loop, --alt-ctl build",
 }
 # (key, ours, baseline, title)
 PAIRS = [
@@ -60,6 +63,12 @@ PAIRS = [
     ("loop_vs_kloop", "fw-loop", "kloop", "ublk-fw loop / kernel loop"),
     ("memzc_vs_copy", "fw-mem-zc", "fw-mem-hp", "memory SHMEM_ZC / copy"),
     ("loopzc_vs_copy", "fw-loop-zc", "fw-loop-hp", "loop SHMEM_ZC / copy"),
+    # A/B tests of a changed build (bench/measure.sh --alt-ctl)
+    ("null_alt", "fw-null-alt", "fw-null", "null: alt build / current"),
+    ("mem_alt", "fw-mem-alt", "fw-mem", "memory: alt build / current"),
+    ("loop_alt", "fw-loop-alt", "fw-loop", "loop: alt build / current"),
+    ("loop_alt_vs_kloop", "fw-loop-alt", "kloop", "loop alt build / kernel loop"),
+    ("mem_alt_vs_brd", "fw-mem-alt", "brd", "memory alt build / brd"),
 ]
 # (key, kind, args, metric, op, target, title)
 #   kind "pair": args = (pair key, job); "scale": args = (device, job_hi, job_lo)
@@ -91,7 +100,8 @@ GOALS = [
     ("null_2q", "scale", ("fw-null", "rr4k_2q", "rr4k_qd32"), "iops", ">=", 1.7,
      "ublk-fw null: 2 queues x 2 jobs >= 1.7x 1 queue x 1 job (4k randread QD32)"),
 ]
-SCALE_INFO = ["nullb", "raw-null", "fw-null", "brd", "fw-mem", "kloop", "fw-loop"]
+SCALE_INFO = ["nullb", "raw-null", "fw-null", "brd", "fw-mem", "kloop", "fw-loop",
+              "fw-null-alt", "fw-mem-alt", "fw-loop-alt"]
 
 
 def median(v):
@@ -250,7 +260,7 @@ def main():
     # ---- Markdown ----------------------------------------------------------
     L = []
     where = "qemu TCG guest" if meta.get("guest") else "natively"
-    L.append(f"Measured {where}: kernel {meta['kernel']}, {meta['cpus']} CPUs, "
+    L.append(f"Measured {where} at revision {meta.get('rev', '?')}: kernel {meta['kernel']}, {meta['cpus']} CPUs, "
              f"{meta['mem_kb'] // 1024} MiB, clocksource {meta.get('clocksource', '?')}, "
              f"{meta['fio']}; {len(reps)} repeat(s) x {meta['runtime_s']} s per run"
              f"{' (SMOKE MODE: not a measurement)' if meta.get('smoke') else ''}.")
