@@ -14,6 +14,8 @@
 
 -include config.mk
 
+.DEFAULT_GOAL := all
+
 B := build
 VERSION := 0.1.0
 SOVERSION := 0

@@ -187,6 +187,7 @@ struct ublkfw_dev {
 	bool shmem_ro;			/* --shmem-ro: register read-only */
 	struct ublkfw_shmem_pool *htlb_pool;
 	_Atomic(struct ublkfw_shmem_pool *) *shm_pools;	/* index -> pool */
+	atomic_int shm_reg_pending;	/* REG_BUFs in flight (lookup waits) */
 	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
 	bool sockets;
 

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -213,6 +214,17 @@ void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len)
 	if (!dev->shm_pools || (addr >> 48))
 		return NULL;
 	pool = atomic_load_explicit(&dev->shm_pools[idx], memory_order_acquire);
+	/*
+	 * The kernel may hand out a new index as soon as REG_BUF returns, just
+	 * before ublkfw_dev_shmem_register() records it here.  While a
+	 * registration is in flight, wait for it rather than fail the I/O.
+	 * The wait is bounded: REG_BUF may freeze the queue, which waits for
+	 * this very request when its index is really bad.
+	 */
+	for (int i = 0; !pool && i < 2000 && atomic_load(&dev->shm_reg_pending); i++) {
+		nanosleep(&(struct timespec){ 0, 50 * 1000 }, NULL);
+		pool = atomic_load_explicit(&dev->shm_pools[idx], memory_order_acquire);
+	}
 	if (!pool || off + len > pool->size)
 		return NULL;
 	return (char *)pool->base + off;
@@ -234,16 +246,18 @@ int ublkfw_dev_shmem_register(struct ublkfw_dev *dev, struct ublkfw_shmem_pool *
 		return -EDEADLK;
 	if (pool->index >= 0)
 		return -EBUSY;
+	atomic_fetch_add(&dev->shm_reg_pending, 1);	/* see ublkfw_shmem_lookup() */
 	idx = ublkfw_ctrl_cmd(&dev->ctrl, UBLK_U_CMD_REG_BUF, dev->id, (uint16_t)-1, &reg,
 			      sizeof(reg), 0);
-	if (idx < 0)
-		return idx;
 	if (idx > UBLK_SHMEM_BUF_MAX_INDEX) {
 		ublkfw_ctrl_cmd(&dev->ctrl, UBLK_U_CMD_UNREG_BUF, dev->id, (uint16_t)-1, NULL, 0, idx);
-		return -ERANGE;
+		idx = -ERANGE;
 	}
-	pool->index = idx;
-	atomic_store_explicit(&dev->shm_pools[idx], pool, memory_order_release);
+	if (idx >= 0) {
+		pool->index = idx;
+		atomic_store_explicit(&dev->shm_pools[idx], pool, memory_order_release);
+	}
+	atomic_fetch_sub(&dev->shm_reg_pending, 1);
 	return idx;
 }
 

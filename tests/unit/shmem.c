@@ -2,6 +2,7 @@
 /* Pools, the client allocator and the zero-copy descriptor lookup (no kernel). */
 #include <criterion/criterion.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -93,4 +94,35 @@ Test(shmem, unregister_refused_on_the_device_queue_thread)
 		     "UNREG_BUF freezes the queue this thread serves");
 	ublkfw_shmem_mark_queue_thread(NULL);
 	ublkfw_shmem_release_all(&dev);
+}
+
+static struct ublkfw_dev race_dev;
+static struct ublkfw_shmem_pool *race_pool;
+
+static void *late_store(void *arg)
+{
+	(void)arg;
+	usleep(5000);	/* REG_BUF has returned; the table is written a bit later */
+	atomic_store(&race_dev.shm_pools[2], race_pool);
+	atomic_fetch_sub(&race_dev.shm_reg_pending, 1);
+	return NULL;
+}
+
+Test(shmem, lookup_waits_for_a_registration_in_flight)
+{
+	pthread_t t;
+	char *p;
+
+	memset(&race_dev, 0, sizeof(race_dev));
+	cr_assert_eq(ublkfw_shmem_table_init(&race_dev), 0);
+	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &race_pool), 0);
+	atomic_store(&race_dev.shm_reg_pending, 1);
+	cr_assert_eq(pthread_create(&t, NULL, late_store, NULL), 0);
+	p = ublkfw_shmem_lookup(&race_dev, (2ULL << 32) | 4096, 4096);
+	pthread_join(t, NULL);
+	cr_expect_eq(p, (char *)ublkfw_shmem_pool_base(race_pool) + 4096,
+		     "a hit on an index being registered must not fail");
+	cr_expect_null(ublkfw_shmem_lookup(&race_dev, 5ULL << 32, 4096),
+		       "no registration in flight: an unknown index fails at once");
+	ublkfw_shmem_release_all(&race_dev);
 }
