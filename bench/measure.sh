@@ -19,6 +19,7 @@
 #
 # --alt-ctl: A/B-test a changed build of the framework or its targets: devices
 # fw-null-alt, fw-mem-alt and fw-loop-alt are served by that ublk-fw-ctl binary
+# (and raw-null-defer, on request, is raw-null with --defer rings)
 # (name them in --devices next to fw-null, fw-mem, fw-loop); the report then
 # shows "alt / current" ratios.
 #
@@ -86,10 +87,12 @@ declare -A DEV PID FWID MEMOPT
 LOADED_NULLB=0 LOADED_BRD=0 HP_ADDED=0 LOOPDEV=""
 cleanup() {
 	for id in "${FWID[@]}"; do "$CTL" del -n "$id" > /dev/null 2>&1; done
-	if [ -n "${PID[raw-null]:-}" ]; then
-		kill -TERM "${PID[raw-null]}" 2>/dev/null
-		wait "${PID[raw-null]}" 2>/dev/null
-	fi
+	for r in raw-null raw-null-defer; do
+		if [ -n "${PID[$r]:-}" ]; then
+			kill -TERM "${PID[$r]}" 2>/dev/null
+			wait "${PID[$r]}" 2>/dev/null
+		fi
+	done
 	[ -n "$LOOPDEV" ] && losetup -d "$LOOPDEV" 2>/dev/null
 	rm -rf "$W" "$HP"/ublkfw-bench-*
 	if [ $HP_ADDED -gt 0 ]; then
@@ -157,6 +160,16 @@ if needs raw-null; then
 	done
 	DEV[raw-null]=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$W/raw-null.out")
 	[ -b "${DEV[raw-null]}" ] || die "raw-null did not start: $(cat "$W/raw-null.out")"
+fi
+if needs raw-null-defer; then	# raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
+	"$RAW" -q 2 -s 1G --defer > "$W/raw-null-defer.out" 2>&1 &
+	PID[raw-null-defer]=$!
+	for i in $(seq 100); do
+		grep -q '^/dev/ublkb' "$W/raw-null-defer.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	DEV[raw-null-defer]=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$W/raw-null-defer.out")
+	[ -b "${DEV[raw-null-defer]}" ] || die "raw-null --defer did not start: $(cat "$W/raw-null-defer.out")"
 fi
 needs fw-null && fw_add fw-null -t null -s 1G
 if needs fw-mem fw-mem-hp; then
@@ -238,6 +251,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 		args=""
 		[ -n "${FWID[$d]:-}" ] && args=$("$CTL" list -n "${FWID[$d]}" --json | jq -c '.[0] | {args, flag_names}')
 		[ "$d" = raw-null ] && args='{"args": "raw-null -q 2 -s 1G"}'
+		[ "$d" = raw-null-defer ] && args='{"args": "raw-null -q 2 -s 1G --defer"}'
 		[[ $d == *-alt ]] && args=$(jq -c --arg c "$ALT_CTL" '. + {ctl: $c}' <<< "$args")
 		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", "server": %s}' \
 			"$sep" "$d" "${DEV[$d]}" "${PID[$d]:-null}" "$nq" \

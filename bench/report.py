@@ -50,6 +50,7 @@ DEV_TITLES = {
     "fw-mem-zc": "ublk-fw memory, SHMEM_ZC",
     "fw-loop-hp": "ublk-fw loop, copy, fio huge-page buffers",
     "fw-loop-zc": "ublk-fw loop, SHMEM_ZC",
+    "raw-null-defer": "raw-null --defer (DEFER_TASKRUN rings)",
     "fw-null-alt": "ublk-fw null, --alt-ctl build",
     "fw-mem-alt": "ublk-fw memory, --alt-ctl build",
     "fw-loop-alt": "ublk-fw loop, --alt-ctl build",
@@ -63,7 +64,9 @@ PAIRS = [
     ("loop_vs_kloop", "fw-loop", "kloop", "ublk-fw loop / kernel loop"),
     ("memzc_vs_copy", "fw-mem-zc", "fw-mem-hp", "memory SHMEM_ZC / copy"),
     ("loopzc_vs_copy", "fw-loop-zc", "fw-loop-hp", "loop SHMEM_ZC / copy"),
-    # A/B tests of a changed build (bench/measure.sh --alt-ctl)
+    # A/B tests of a changed build (bench/measure.sh --alt-ctl) and of ring flags
+    ("defer_vs_raw", "raw-null-defer", "raw-null", "raw-null --defer / raw-null"),
+    ("null_vs_rawdefer", "fw-null", "raw-null-defer", "ublk-fw null / raw-null --defer"),
     ("null_alt", "fw-null-alt", "fw-null", "null: alt build / current"),
     ("mem_alt", "fw-mem-alt", "fw-mem", "memory: alt build / current"),
     ("loop_alt", "fw-loop-alt", "fw-loop", "loop: alt build / current"),
@@ -100,7 +103,7 @@ GOALS = [
     ("null_2q", "scale", ("fw-null", "rr4k_2q", "rr4k_qd32"), "iops", ">=", 1.7,
      "ublk-fw null: 2 queues x 2 jobs >= 1.7x 1 queue x 1 job (4k randread QD32)"),
 ]
-SCALE_INFO = ["nullb", "raw-null", "fw-null", "brd", "fw-mem", "kloop", "fw-loop",
+SCALE_INFO = ["nullb", "raw-null", "raw-null-defer", "fw-null", "brd", "fw-mem", "kloop", "fw-loop",
               "fw-null-alt", "fw-mem-alt", "fw-loop-alt"]
 
 
