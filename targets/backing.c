@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -74,6 +77,17 @@ int backing_config(struct ublkfw_dev *dev, struct backing *b, const char *key,
 			return -EINVAL;
 		}
 		b->block_size = v;
+	} else if (!strcmp(key, "io")) {
+		if (!strcmp(value, "auto")) {
+			b->io_mode = BACKING_IO_AUTO;
+		} else if (!strcmp(value, "uring")) {
+			b->io_mode = BACKING_IO_URING;
+		} else if (!strcmp(value, "sync")) {
+			b->io_mode = BACKING_IO_SYNC;
+		} else {
+			ublkfw_err(dev, "invalid --io '%s': use auto, uring or sync", value);
+			return -EINVAL;
+		}
 	} else {
 		return 1;
 	}
@@ -92,6 +106,35 @@ static uint32_t probe_dio_block(int fd, uint64_t size)
 		bs = 4096;
 	free(buf);
 	return bs;
+}
+
+/*
+ * --io auto: a file in memory (tmpfs) whose reads io_uring cannot issue
+ * without blocking is served with preadv2/pwritev2 on the queue thread.
+ * Such a file has no FMODE_NOWAIT (tmpfs before it gained it), so
+ * io_uring hands every read and write to an io-wq worker: a thread
+ * wake-up, a context switch and completion task_work per I/O, for what is
+ * a memory copy that never waits for a device.  RWF_NOWAIT tells: it
+ * fails with EOPNOTSUPP exactly when the file lacks FMODE_NOWAIT.  A file
+ * on a real filesystem stays on io_uring whatever the probe says, as a
+ * synchronous read there could stall the queue for a disk.
+ */
+static bool want_sync_rw(int fd, uint32_t block_size, uint64_t size)
+{
+	struct statfs sfs;
+	struct iovec v;
+	void *buf;
+	bool punted;
+
+	if (fstatfs(fd, &sfs) || sfs.f_type != TMPFS_MAGIC)
+		return false;
+	if (size < block_size || posix_memalign(&buf, 4096, block_size))
+		return false;
+	v.iov_base = buf;
+	v.iov_len = block_size;
+	punted = preadv2(fd, &v, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+	free(buf);
+	return punted;
 }
 
 static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_leg *leg)
@@ -135,6 +178,8 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	} else if (S_ISREG(st.st_mode)) {
 		leg->size = st.st_size;
 		leg->block_size = b->buffered ? 512 : probe_dio_block(leg->fd, leg->size);
+		if (b->io_mode == BACKING_IO_AUTO)
+			leg->sync_rw = want_sync_rw(leg->fd, leg->block_size, leg->size);
 	} else {
 		ublkfw_err(dev, "%s is not a regular file or a block device", leg->path);
 		return -EINVAL;
@@ -143,6 +188,8 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 		ublkfw_err(dev, "%s is empty", leg->path);
 		return -EINVAL;
 	}
+	if (b->io_mode == BACKING_IO_SYNC)
+		leg->sync_rw = true;
 	return 0;
 }
 
@@ -232,6 +279,10 @@ int backing_queue_init(struct ublkfw_queue *q, struct backing *b, struct backing
 		return -ENOMEM;
 	bq->q = q;
 	bq->b = b;
+	for (i = 0; i < b->nr_legs && ublkfw_queue_id(q) == 0; i++)	/* once, to the log */
+		ublkfw_info(ublkfw_queue_dev(q), "%s: reads and writes %s", b->legs[i].path,
+			    b->legs[i].sync_rw ? "synchronous on the queue thread (io sync)" :
+			    "by io_uring (io uring)");
 	bq->max_parts = backing_max_segs(b->chunk, b->nr_legs, max_io);
 	bq->parents = calloc(depth, sizeof(*bq->parents));
 	bq->parts = calloc((size_t)depth * bq->max_parts, sizeof(*bq->parts));
@@ -329,6 +380,19 @@ static void part_submit(struct bpart *p)
 		uint64_t range[2] = { p->seg.off, p->seg.len };
 
 		part_finish(p, ioctl(leg->fd, BLKDISCARD, range) ? -errno : 0);
+		return;
+	}
+	if (leg->sync_rw && (io->op == UBLKFW_OP_READ || io->op == UBLKFW_OP_WRITE)) {
+		struct iovec v = { p->seg.buf + p->done, p->seg.len - p->done };
+		ssize_t r;
+
+		if (io->op == UBLKFW_OP_READ)
+			r = preadv2(leg->fd, &v, 1, p->seg.off + p->done, 0);
+		else
+			r = pwritev2(leg->fd, &v, 1, p->seg.off + p->done,
+				     (io->flags & UBLKFW_IO_F_FUA) ? RWF_DSYNC : 0);
+		/* the same path as an io_uring completion: short I/O goes on */
+		part_cb(bq->q, &p->op, r < 0 ? -errno : (int)r, 0);
 		return;
 	}
 	sqe = ublkfw_queue_get_sqe(bq->q, &p->op);

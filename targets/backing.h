@@ -22,6 +22,14 @@ struct backing_leg {
 	bool blkdev;
 	uint64_t size;		/* bytes */
 	uint32_t block_size;	/* smallest I/O the backing accepts (O_DIRECT) */
+	bool sync_rw;		/* reads and writes by preadv2/pwritev2 on the queue thread */
+};
+
+/* --io: how reads and writes reach the backing */
+enum backing_io_mode {
+	BACKING_IO_AUTO,	/* sync_rw for a file in memory io_uring would punt */
+	BACKING_IO_URING,	/* always io_uring */
+	BACKING_IO_SYNC,	/* always preadv2/pwritev2 */
 };
 
 struct backing {
@@ -32,6 +40,7 @@ struct backing {
 	bool buffered;			/* no O_DIRECT */
 	bool read_only;
 	uint32_t block_size;		/* --block-size, 0: from the backing */
+	enum backing_io_mode io_mode;	/* --io */
 };
 
 /* Per queue: registered file indexes and the request parts in flight. */
@@ -39,7 +48,7 @@ struct backing_queue;
 
 /*
  * The options every file-backed target accepts (--buffered, --read-only,
- * --block-size) and positional backing paths.  Returns 1 when key is not
+ * --block-size, --io) and positional backing paths.  Returns 1 when key is not
  * one of them (the caller handles it), 0 when handled, -EINVAL on error
  * (after a one-line message).
  */
@@ -48,7 +57,9 @@ int backing_config(struct ublkfw_dev *dev, struct backing *b, const char *key,
 #define BACKING_OPTIONS \
 	{ "buffered", NULL, "use the page cache (default: O_DIRECT)" }, \
 	{ "read-only", NULL, "open the backing read-only; the device is read-only" }, \
-	{ "block-size", "BYTES", "logical block size (default: the backing's, at least 512)" }
+	{ "block-size", "BYTES", "logical block size (default: the backing's, at least 512)" }, \
+	{ "io", "MODE", "auto, uring or sync: how reads and writes reach the backing (default auto: " \
+			"sync for a tmpfs file that io_uring would hand to a worker thread)" }
 
 /* Open the legs, check them, and set the device's size, block size,
  * attributes, discard and write-zeroes.  0 or -errno (message printed). */

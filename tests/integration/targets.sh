@@ -48,9 +48,44 @@ with_dev "loop file buffered" -t loop --buffered $W/a.img && {
 	verify "loop file buffered" /dev/ublkb$id
 	"$CTL" del -n $id >/dev/null
 }
+# --io: auto serves a tmpfs file synchronously when io_uring would hand its
+# reads and writes to an io-wq worker, which is when RWF_NOWAIT gets
+# EOPNOTSUPP (no FMODE_NOWAIT).  The probe here is independent of ublk-fw's.
+punted=$(python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+    print("nowait")
+except OSError as e:
+    print("punted" if e.errno == errno.EOPNOTSUPP else "error: %s" % e)' $W/a.img)
+case $punted in
+punted) auto_mode="synchronous on the queue thread" ;;
+*) auto_mode="by io_uring" ;;
+esac
+io_mode() {	# io_mode NAME ID FILE MODE: the server's log says how FILE is served
+	check "$1: $3 served $4" grep -q "$3: reads and writes $4" /run/ublk-fw/$2.log
+}
+with_dev "loop --io auto" -t loop -q 2 $W/a.img && {
+	io_mode "loop --io auto (RWF_NOWAIT probe on tmpfs: $punted)" $id $W/a.img "$auto_mode"
+	"$CTL" del -n $id >/dev/null
+}
+with_dev "loop --io uring" -t loop --io uring $W/a.img && {
+	io_mode "loop --io uring" $id $W/a.img "by io_uring"
+	verify "loop --io uring" /dev/ublkb$id
+	fio_ok "loop --io uring: fio O_SYNC writes (FUA)" --name=s --filename=/dev/ublkb$id --rw=write \
+		--bs=16k --ioengine=psync --sync=1 --size=4M --direct=1
+	"$CTL" del -n $id >/dev/null
+}
 mkfile $W/blk.img 160M
 lo=$(losetup -f --show $W/blk.img)
+with_dev "loop --io sync on a block device" -t loop --io sync "$lo" && {
+	io_mode "loop --io sync" $id "$lo" "synchronous on the queue thread"
+	verify "loop --io sync ($lo)" /dev/ublkb$id
+	"$CTL" del -n $id >/dev/null
+}
 with_dev "loop block device" -t loop -q 2 "$lo" && {
+	io_mode "loop --io auto on a block device" $id "$lo" "by io_uring"
 	check "loop on $lo: size is the block device's" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = \$(blockdev --getsize64 $lo) ]"
 	verify "loop block device ($lo)" /dev/ublkb$id
 	check "loop on $lo: blkdiscard (BLKDISCARD on the backing)" blkdiscard -o 0 -l 16M /dev/ublkb$id
@@ -62,9 +97,9 @@ with_dev "memory" -t memory -q 2 -s 128M && {
 	"$CTL" del -n $id >/dev/null
 }
 mkfile $W/s0.img 64M; mkfile $W/s1.img 64M; mkfile $W/s2.img 64M
-with_dev "stripe 2 legs" -t stripe --chunk-size 16K $W/s0.img $W/s1.img && {
+with_dev "stripe 2 legs, --io uring" -t stripe --io uring --chunk-size 16K $W/s0.img $W/s1.img && {
 	check "stripe 2 legs: size is 2 x 64M" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 134217728 ]"
-	verify "stripe 2 legs" /dev/ublkb$id
+	verify "stripe 2 legs (--io uring)" /dev/ublkb$id
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "stripe 3 legs" -t stripe -q 2 --chunk-size 4K $W/s0.img $W/s1.img $W/s2.img && {
@@ -216,6 +251,8 @@ expect_error "loop: block size below 512" "invalid --block-size '256'" \
 expect_error "stripe: chunk not a multiple of the block size" "not a multiple of the 4096-byte block size" \
 	"$CTL" add -t stripe --block-size 4096 --chunk-size 6K $W/small.img $W/small.img
 expect_error "stripe: one leg" "too few backing files" "$CTL" add -t stripe $W/small.img
+expect_error "loop: bad --io" "invalid --io 'fast': use auto, uring or sync" \
+	"$CTL" add -t loop --io fast $W/small.img
 expect_error "loop: read-only file opened read-write" "cannot be opened read-write.*use --read-only" \
 	"$CTL" add -t loop $W/ro.img
 expect_error "memory: no size" "give the RAM disk's size" "$CTL" add -t memory
