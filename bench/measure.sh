@@ -53,8 +53,9 @@ done
 ALL_JOBS="rr4k_qd1 rr4k_qd32 rw4k_qd32 rr4k_2q sr128k_qd8 sw128k_qd8 sr1m_qd8 sw1m_qd8"
 SMOKE_JOBS="rr4k_qd32 rr4k_2q sr1m_qd8"
 # Pairs sit next to each other: raw-null/fw-null, brd/fw-mem, kloop/fw-loop,
+# fw-loop/fw-loop-uring (its tmpfs file served by io_uring, --io uring),
 # copy/zero-copy.
-ALL_DEVICES="nullb raw-null fw-null brd fw-mem kloop fw-loop fw-mem-hp fw-mem-zc fw-loop-hp fw-loop-zc"
+ALL_DEVICES="nullb raw-null fw-null brd fw-mem kloop fw-loop fw-loop-uring fw-mem-hp fw-mem-zc fw-loop-hp fw-loop-zc"
 [ -n "$JOBS" ] || { [ $SMOKE = 1 ] && JOBS=$SMOKE_JOBS || JOBS=$ALL_JOBS; }
 [ -n "$DEVICES" ] || DEVICES=$ALL_DEVICES
 
@@ -189,6 +190,11 @@ fi
 if needs fw-loop fw-loop-hp; then
 	fw_add fw-loop -t loop "$W/fwloop.img"
 	DEV[fw-loop-hp]=${DEV[fw-loop]} PID[fw-loop-hp]=${PID[fw-loop]} FWID[fw-loop-hp]=${FWID[fw-loop]}
+fi
+if needs fw-loop-uring; then
+	dd if=/dev/zero of="$W/fwloop-uring.img" bs=1M count="$SIZE_MB" status=none ||
+		die "no room for $W/fwloop-uring.img"
+	fw_add fw-loop-uring -t loop --io uring "$W/fwloop-uring.img"
 fi
 if needs fw-null-alt fw-mem-alt fw-loop-alt; then
 	[ -x "$ALT_CTL" ] || die "fw-*-alt devices need --alt-ctl PATH (an executable ublk-fw-ctl)"

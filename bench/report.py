@@ -46,6 +46,7 @@ DEV_TITLES = {
     "fw-mem": "ublk-fw memory",
     "kloop": "kernel loop (dio, tmpfs file)",
     "fw-loop": "ublk-fw loop (tmpfs file)",
+    "fw-loop-uring": "ublk-fw loop --io uring (tmpfs file)",
     "fw-mem-hp": "ublk-fw memory, copy, fio huge-page buffers",
     "fw-mem-zc": "ublk-fw memory, SHMEM_ZC",
     "fw-loop-hp": "ublk-fw loop, copy, fio huge-page buffers",
@@ -62,6 +63,7 @@ PAIRS = [
     ("null_vs_nullblk", "fw-null", "nullb", "ublk-fw null / null_blk"),
     ("mem_vs_brd", "fw-mem", "brd", "ublk-fw memory / brd"),
     ("loop_vs_kloop", "fw-loop", "kloop", "ublk-fw loop / kernel loop"),
+    ("loop_sync_vs_uring", "fw-loop", "fw-loop-uring", "ublk-fw loop: --io auto (sync on tmpfs) / --io uring"),
     ("memzc_vs_copy", "fw-mem-zc", "fw-mem-hp", "memory SHMEM_ZC / copy"),
     ("loopzc_vs_copy", "fw-loop-zc", "fw-loop-hp", "loop SHMEM_ZC / copy"),
     # A/B tests of a changed build (bench/measure.sh --alt-ctl) and of ring flags
@@ -103,7 +105,7 @@ GOALS = [
     ("null_2q", "scale", ("fw-null", "rr4k_2q", "rr4k_qd32"), "iops", ">=", 1.7,
      "ublk-fw null: 2 queues x 2 jobs >= 1.7x 1 queue x 1 job (4k randread QD32)"),
 ]
-SCALE_INFO = ["nullb", "raw-null", "raw-null-defer", "fw-null", "brd", "fw-mem", "kloop", "fw-loop",
+SCALE_INFO = ["nullb", "raw-null", "raw-null-defer", "fw-null", "brd", "fw-mem", "kloop", "fw-loop", "fw-loop-uring",
               "fw-null-alt", "fw-mem-alt", "fw-loop-alt"]
 
 
