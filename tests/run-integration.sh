@@ -13,7 +13,8 @@
 # (tests/vm/vmrun.sh), one boot per group.  Same test programs either way.
 #
 # Prints each group's output and ends with "integration: N passed, M failed".
-# A group that hangs or panics the guest counts as one failure.
+# A group that hangs or panics the guest counts as one failure, and so does a
+# kernel splat (tests/vm/splat.ere: WARNING, BUG, KASAN, lockdep reports...).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 CTL="$TOP/build/ublk-fw-ctl"
@@ -42,14 +43,19 @@ for g in $groups; do
 	need=${need:-stock}
 	log="$TOP/tests/out/$g.log"
 	mkdir -p "$TOP/tests/out"
+	splat=""
 	if native_ok "$need"; then
 		echo "=== $g: natively on $(uname -r)"
+		n0=$(dmesg 2>/dev/null | wc -l)
 		UBLKFW_TOP=$TOP UBLKFW_OUT=$TOP/tests/out/native/$g sh "$script" 2>&1 | tee "$log"
+		# dmesg lines the group added (a wrapped ring buffer shows all of it)
+		splat=$(dmesg 2>/dev/null | tail -n +$((n0 + 1)) | grep -Ef tests/vm/splat.ere | head -1)
 	else
 		kernel=$need
 		[ "$need" = nozc ] && kernel=stock
 		echo "=== $g: in the test guest ($kernel kernel)"
 		tests/vm/vmrun.sh -k "$kernel" -n "$g" -t "${tmo:-900}" -- "$script" 2>&1 | tee "$log"
+		splat=$(grep -E '^\[ *[0-9]+\.[0-9]+\] ' "$log" | grep -Ef tests/vm/splat.ere | head -1)
 	fi
 	# The group's own closing line; a guest that hung or panicked has none.
 	line=$(grep -E "^$g: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
@@ -59,6 +65,12 @@ for g in $groups; do
 	else
 		echo "run-integration: group $g ended without its summary (hang, panic or crash): counted as 1 failure"
 		p=0 f=1
+	fi
+	# A kernel warning, lockdep report, KASAN report or oops fails the group,
+	# whatever its own checks said.
+	if [ -n "$splat" ]; then
+		echo "FAIL - $g: the kernel logged a splat: $splat"
+		f=$((f + 1))
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))

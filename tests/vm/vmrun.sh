@@ -203,7 +203,7 @@ if [ -n "$why" ]; then
 else
 	rc=$(cat "$SHARE/.vm_rc")
 fi
-if grep -qE '^\[ *[0-9]+\.[0-9]+\] .*(WARNING:|BUG:|KASAN|lockdep|possible circular|Oops|general protection)' "$LOG"; then
+if grep -E '^\[ *[0-9]+\.[0-9]+\] ' "$LOG" | grep -qEf "$TOP/tests/vm/splat.ere"; then
 	echo "vmrun: NOTE: the guest kernel logged a warning or bug: see $LOG and $SHARE/dmesg.log" >&2
 fi
 echo "VMRUN: rc=$rc wall=${wall}s name=$NAME" | tee -a "$LOG"
