@@ -102,8 +102,10 @@ chk "results.md has the goals and ratio tables" \
 chk "results.json parses (jq)" jq -e .meta "$J"
 chk "chart.png is a PNG image (file)" sh -c "file -b '$RESULTS/chart.png' | grep -q '^PNG image data'"
 devs=$(jq -r '.meta.devices | keys[]' "$J" 2>/dev/null)
-[ "$(echo "$devs" | grep -c .)" -eq 11 ] && ok "all 11 device kinds set up" ||
-	ko "all 11 device kinds set up (got: $(echo $devs))"
+want=$(sed -n 's/^ALL_DEVICES="\(.*\)"$/\1/p' bench/measure.sh | tr ' ' '\n' | sort)
+[ -n "$want" ] && [ "$(echo "$devs" | sort)" = "$want" ] &&
+	ok "all $(echo "$want" | grep -c .) device kinds set up" ||
+	ko "all device kinds set up (want: $(echo $want); got: $(echo $devs))"
 for d in $devs; do
 	chk "$d: every job measured (IOPS > 0)" \
 		jq -e --arg d "$d" '(.meta.jobs | length) as $n | [.results[$d][] | .median.iops // 0 | select(. > 0)] | length == $n' "$J"
