@@ -6,7 +6,9 @@
 # Kernel-level tests of UBLK_F_SHMEM_ZC (tests/kernel/shmem_zc_test.c): the
 # REG_BUF/UNREG_BUF UAPI and errno, memfd and hugetlbfs buffers, hits and
 # misses with exact index/offset and byte checks, READ_ONLY buffers, pins in
-# /proc/vmstat after DEL_DEV and after a killed server, and a register/
+# /proc/vmstat after DEL_DEV and after a killed server, REG/UNREG_BUF against
+# a request the server holds (the queue freeze, and SIGKILL ending its wait),
+# the release of trees of 96-160 separate page runs, and a register/
 # unregister loop under fio verify. The program has its own minimal server
 # (liburing only, no libublkfw), so this checks the kernel, not the framework.
 #

@@ -9,10 +9,13 @@
  * COMMIT_AND_FETCH_REQ in copy mode, a RAM store) so that every request the
  * driver hands out can be logged and its data checked:
  *   - a SHMEM_ZC hit is served from (WRITE) / into (READ) the registered
- *     memory at the offset the driver encoded in iod->addr, and the per-tag
- *     buffer is poisoned after every commit, so a WRITE hit whose data the
- *     driver copied anyway, or a READ hit it copied back over, shows;
- *   - a miss is served through the per-tag buffer as usual.
+ *     memory at the offset the driver encoded in iod->addr; the per-tag
+ *     buffers are poisoned whenever the driver is not about to read them, so
+ *     a WRITE hit whose data the driver copied anyway, or a READ hit it copied
+ *     back over, shows;
+ *   - a miss is served through the per-tag buffer as usual;
+ *   - the server can hold a request (not commit it) to test REG/UNREG_BUF
+ *     against requests in flight, and a killed server.
  * Each case creates its own device(s) and deletes them (STOP_DEV + DEL_DEV),
  * so a failure does not cascade.
  *
@@ -431,9 +434,14 @@ struct dev {
 	__u64 count_from;		/* copy_hi counts misses at/after this byte */
 	atomic_ulong copy_hi, zc_hi;
 
-	/* the killed-server case: hold a READ of this sector, tell stall_fd */
-	__u64 stall_sector;
-	int stall_fd;
+	/*
+	 * Hold (don't commit) the next READ or WRITE starting at hold_sector,
+	 * write a byte to hold_fd when it arrives, commit it when release is set.
+	 */
+	_Atomic __u64 hold_sector;	/* UINT64_MAX: none */
+	int hold_fd;
+	int held_tag;			/* -1: none (queue thread only) */
+	atomic_bool release;
 };
 
 static void srv_err(struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -621,6 +629,25 @@ static void queue_io_cmd(struct io_uring *ring, struct dev *d, unsigned int op, 
 	sqe->user_data = tag;
 }
 
+/* serve a request and queue its COMMIT_AND_FETCH_REQ */
+static void serve_commit(struct dev *d, struct io_uring *ring, unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = &d->descs[tag];
+	int ret = serve(d, tag, iod);
+
+	/*
+	 * Poison the tag buffer again unless the driver reads it at the commit
+	 * (a READ miss). Only here: once committed, the tag may get its next
+	 * request (and the driver's copy of a WRITE) at any time.
+	 */
+	if (!(ublksrv_get_op(iod) == UBLK_IO_OP_READ && ret > 0 &&
+	      !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) && d->dirty[tag]) {
+		memset(d->tagbuf[tag], POISON, d->dirty[tag]);
+		d->dirty[tag] = 0;
+	}
+	queue_io_cmd(ring, d, UBLK_U_IO_COMMIT_AND_FETCH_REQ, tag, ret);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct dev *d = arg;
@@ -629,7 +656,7 @@ static void *queue_thread(void *arg)
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	ret = io_uring_queue_init(QD, &ring, 0);
+	ret = io_uring_queue_init(2 * QD, &ring, 0);
 	if (ret < 0) {
 		d->thread_err = ret;
 		sem_post(&d->ready);
@@ -646,10 +673,21 @@ static void *queue_thread(void *arg)
 		goto out;
 
 	while (ended < QD) {
+		struct __kernel_timespec ts = { .tv_nsec = 10000000 };
 		unsigned int head, n = 0;
 
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret == -EINTR)
+		if (d->held_tag >= 0 && atomic_load(&d->release)) {
+			serve_commit(d, &ring, d->held_tag);
+			d->held_tag = -1;
+			atomic_store(&d->release, false);
+			io_uring_submit(&ring);
+		}
+		/* while holding a request, look at the release flag every 10 ms */
+		if (d->held_tag >= 0)
+			ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+		else
+			ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret == -EINTR || ret == -ETIME)
 			continue;
 		if (ret < 0) {
 			srv_err(d, "queue ring wait: %s", strerror(-ret));
@@ -668,29 +706,19 @@ static void *queue_thread(void *arg)
 				continue;
 			}
 			const struct ublksrv_io_desc *iod = &d->descs[tag];
+			unsigned int op = ublksrv_get_op(iod);
 
-			if (d->stall_fd >= 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ &&
-			    iod->start_sector == d->stall_sector) {
-				char c = 's';
+			if (d->held_tag < 0 && iod->start_sector == atomic_load(&d->hold_sector) &&
+			    (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)) {
+				char c = 'h';
 
-				log_req(d, iod);
-				if (write(d->stall_fd, &c, 1) != 1)
-					srv_err(d, "stall pipe: %s", strerror(errno));
-				continue;	/* held until the server dies */
+				atomic_store(&d->hold_sector, UINT64_MAX);
+				d->held_tag = (int)tag;
+				if (d->hold_fd >= 0 && write(d->hold_fd, &c, 1) != 1)
+					srv_err(d, "hold pipe: %s", strerror(errno));
+				continue;	/* until release (or until the server dies) */
 			}
-			ret = serve(d, tag, iod);
-			/*
-			 * Poison the tag buffer again unless the driver reads it at
-			 * the commit (a READ miss). Only here: once committed, the
-			 * tag may get its next request (and the driver's copy of a
-			 * WRITE) at any time.
-			 */
-			if (!(ublksrv_get_op(iod) == UBLK_IO_OP_READ && ret > 0 &&
-			      !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) && d->dirty[tag]) {
-				memset(d->tagbuf[tag], POISON, d->dirty[tag]);
-				d->dirty[tag] = 0;
-			}
-			queue_io_cmd(&ring, d, UBLK_U_IO_COMMIT_AND_FETCH_REQ, tag, ret);
+			serve_commit(d, &ring, tag);
 		}
 		io_uring_cq_advance(&ring, n);
 		npend = io_uring_sq_ready(&ring);
@@ -714,7 +742,8 @@ static int dev_create(struct dev *d, struct ctrl *c, __u64 flags, char *why, siz
 
 	memset(d, 0, sizeof(*d));
 	d->ctrl = c;
-	d->cdev_fd = d->bdev_fd = d->stall_fd = -1;
+	d->cdev_fd = d->bdev_fd = d->hold_fd = d->held_tag = -1;
+	d->hold_sector = UINT64_MAX;
 	d->size = DEV_SIZE;
 	d->count_from = UINT64_MAX;
 	pthread_mutex_init(&d->lock, NULL);
@@ -841,6 +870,9 @@ static int dev_destroy(struct dev *d)
 {
 	int ret = 0, r;
 
+	/* a held request would keep STOP_DEV waiting */
+	atomic_store(&d->hold_sector, UINT64_MAX);
+	atomic_store(&d->release, true);
 	if (d->bdev_fd >= 0)
 		close(d->bdev_fd);
 	d->bdev_fd = -1;
@@ -1651,8 +1683,8 @@ static void __attribute__((noreturn)) kill_child(int memfd, size_t mlen, int inf
 	ki.dev_id = d.id;
 	if (ki.ret)
 		goto report;
-	d.stall_sector = STALL_SECTOR;
-	d.stall_fd = stall_fd;
+	d.hold_sector = STALL_SECTOR;
+	d.hold_fd = stall_fd;
 	ki.ret = dev_start(&d, ki.why, sizeof(ki.why));
 	if (ki.ret)
 		goto report;
@@ -1804,6 +1836,409 @@ out:
 	close(stall_pipe[0]);
 	munmap(m, mlen);
 	close(memfd);
+}
+
+/* ---- REG/UNREG_BUF and requests in flight (the queue freeze) ------------ */
+
+/* an O_DIRECT read or write in a thread of its own */
+struct bgio {
+	pthread_t th;
+	bool started;
+	int fd;
+	bool write;
+	void *buf;
+	size_t len;
+	off_t off;
+	ssize_t n;
+	int err;
+	atomic_bool done;
+};
+
+static void *bgio_fn(void *arg)
+{
+	struct bgio *b = arg;
+
+	b->n = b->write ? pwrite(b->fd, b->buf, b->len, b->off) : pread(b->fd, b->buf, b->len, b->off);
+	b->err = errno;
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+static bool bgio_start(struct bgio *b, int fd, bool write, void *buf, size_t len, off_t off)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = fd;
+	b->write = write;
+	b->buf = buf;
+	b->len = len;
+	b->off = off;
+	b->started = pthread_create(&b->th, NULL, bgio_fn, b) == 0;
+	return b->started;
+}
+
+static bool wait_flag(atomic_bool *f, double secs)
+{
+	double t0 = now_s();
+
+	while (!atomic_load(f) && now_s() - t0 < secs)
+		usleep(5000);
+	return atomic_load(f);
+}
+
+/* true once the I/O is over and joined; false if it is still blocked */
+static bool bgio_wait(struct bgio *b, double secs)
+{
+	if (!b->started)
+		return true;
+	if (!wait_flag(&b->done, secs))
+		return false;
+	pthread_join(b->th, NULL);
+	b->started = false;
+	return true;
+}
+
+/* REG_BUF or UNREG_BUF from a thread with a control ring of its own */
+struct bgctl {
+	pthread_t th;
+	bool started;
+	__u32 dev_id;
+	bool unreg;
+	__u64 index;
+	void *addr;
+	size_t len;
+	int ret;
+	atomic_bool done;
+};
+
+static void *bgctl_fn(void *arg)
+{
+	struct bgctl *b = arg;
+	struct ctrl c;
+
+	b->ret = ctrl_open(&c);
+	if (!b->ret) {
+		b->ret = b->unreg ? unreg_buf(&c, b->dev_id, b->index) :
+			 reg_buf(&c, b->dev_id, b->addr, b->len, 0);
+		ctrl_close(&c);
+	}
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+static bool bgctl_start(struct bgctl *b, __u32 dev_id, bool unreg, __u64 index, void *addr,
+			size_t len)
+{
+	memset(b, 0, sizeof(*b));
+	b->dev_id = dev_id;
+	b->unreg = unreg;
+	b->index = index;
+	b->addr = addr;
+	b->len = len;
+	b->started = pthread_create(&b->th, NULL, bgctl_fn, b) == 0;
+	return b->started;
+}
+
+static bool bgctl_wait(struct bgctl *b, double secs)
+{
+	if (!b->started)
+		return true;
+	if (!wait_flag(&b->done, secs))
+		return false;
+	pthread_join(b->th, NULL);
+	b->started = false;
+	return true;
+}
+
+/* arm the server to hold the next READ/WRITE at sector */
+static void hold_arm(struct dev *d, __u64 sector)
+{
+	atomic_store(&d->release, false);
+	atomic_store(&d->hold_sector, sector);
+}
+
+/* true once the server says it holds the request */
+static bool hold_wait(int hold_rd)
+{
+	char c;
+
+	return wait_readable(hold_rd, 30000) && read(hold_rd, &c, 1) == 1;
+}
+
+/* The held READ rd of len bytes into m + off completed as a hit of buffer
+ * idx at offset off, with the server's data exp. */
+static void held_read_done(struct dev *d, struct bgio *rd, unsigned char *m, size_t off,
+			   const void *exp, size_t len, __u64 hoff, int idx, const char *name)
+{
+	char why[512] = "";
+
+	if (!bgio_wait(rd, 60))
+		snprintf(why, sizeof(why), "still blocked after 60 s");
+	else if (rd->n != (ssize_t)len)
+		snprintf(why, sizeof(why), "pread: %zd (%s)", rd->n, strerror(rd->err));
+	else if (memcmp(m + off, exp, len))
+		snprintf(why, sizeof(why), "the data differ");
+	else
+		check_log(d, &(struct xio){ "", false, m + off, len, hoff, true, idx, off },
+			  why, sizeof(why));
+	report(!why[0], name, "%s", why);
+}
+
+#define HOLD_SECTOR	((8ull << 20) >> 9)
+
+static void case_freeze(void)
+{
+	size_t len = 64 * pg, len2 = 16 * pg;
+	unsigned char *m = memfd_map(len, NULL, 0), *m2 = memfd_map(len2, NULL, 0);
+	unsigned char *plain = NULL, *exp = malloc(64 * KiB);
+	const __u64 hoff = HOLD_SECTOR << 9;
+	int hp[2] = { -1, -1 }, a = -1, b = -1, c2 = -1, sync_pipe[2] = { -1, -1 };
+	long pins0 = pins_base();
+	struct bgio rd = { 0 }, wr = { 0 };
+	struct bgctl ctl = { 0 };
+	struct dev d;
+	bool ok;
+
+	if (!m || !m2 || !exp || pipe2(hp, O_CLOEXEC) || pipe2(sync_pipe, O_CLOEXEC) ||
+	    posix_memalign((void **)&plain, pg, 64 * KiB)) {
+		report(false, "freeze: set up", "%s", strerror(errno));
+		goto out;
+	}
+	if (!dev_up(&d, &gctrl, UBLK_F_SHMEM_ZC, "freeze"))
+		goto out_dev;
+	d.hold_fd = hp[1];
+	a = reg_buf(&gctrl, d.id, m, len, 0);
+	if (!report(a >= 0, "freeze: register a memfd buffer", "result %s", rs(a)))
+		goto out_dev;
+	zpub(&d, a, m, len, 0);
+
+	/* 1: UNREG_BUF while the server holds a hit */
+	fill_pattern(exp, 32 * KiB, 1001);
+	memcpy(d.store + hoff, exp, 32 * KiB);
+	log_reset(&d);
+	hold_arm(&d, HOLD_SECTOR);
+	bgio_start(&rd, d.bdev_fd, false, m + 4 * pg, 32 * KiB, hoff);
+	ok = hold_wait(hp[0]);
+	if (!report(ok, "freeze: the server holds a READ from the buffer", "it never came"))
+		goto out_dev;
+	bgctl_start(&ctl, d.id, true, a, NULL, 0);
+	usleep(500000);
+	report(!atomic_load(&ctl.done), "freeze: UNREG_BUF waits while a request is in flight",
+	       "it returned %s at once", rs(ctl.ret));
+	fill_pattern(plain, 16 * KiB, 1002);
+	bgio_start(&wr, d.bdev_fd, true, plain, 16 * KiB, 16 << 20);
+	usleep(300000);
+	report(!atomic_load(&wr.done), "freeze: a new write waits while UNREG_BUF freezes the queue",
+	       "it completed: %zd", wr.n);
+	atomic_store(&d.release, true);
+	ok = bgctl_wait(&ctl, 60);
+	report(ok && ctl.ret == 0, "freeze: UNREG_BUF returns 0 once the held request is committed",
+	       "%s", ok ? rs(ctl.ret) : "still waiting after 60 s");
+	if (ok && ctl.ret == 0)
+		zclear(&d, a);
+	held_read_done(&d, &rd, m, 4 * pg, exp, 32 * KiB, hoff, a,
+		       "freeze: the held READ completes as a hit with the data");
+	ok = bgio_wait(&wr, 60);
+	report(ok && wr.n == 16 * KiB && !memcmp(d.store + (16 << 20), plain, 16 * KiB),
+	       "freeze: the waiting write completes after the unfreeze, data stored",
+	       "%s", !ok ? "still blocked after 60 s" : wr.n < 0 ? strerror(wr.err) : "bad data");
+	check_pins("freeze: UNREG_BUF released the buffer's pins", pins0);
+
+	/* 2: REG_BUF while the server holds a hit */
+	b = reg_buf(&gctrl, d.id, m, len, 0);
+	if (!report(b >= 0, "freeze: register the buffer again", "result %s", rs(b)))
+		goto out_dev;
+	zpub(&d, b, m, len, 0);
+	memcpy(d.store + hoff, exp, 16 * KiB);
+	hold_arm(&d, HOLD_SECTOR);
+	log_reset(&d);
+	bgio_start(&rd, d.bdev_fd, false, m + 8 * pg, 16 * KiB, hoff);
+	ok = hold_wait(hp[0]);
+	if (!report(ok, "freeze: the server holds another READ", "it never came"))
+		goto out_dev;
+	bgctl_start(&ctl, d.id, false, 0, m2, len2);
+	usleep(500000);
+	report(!atomic_load(&ctl.done), "freeze: REG_BUF waits while a request is in flight",
+	       "it returned %s at once", rs(ctl.ret));
+	atomic_store(&d.release, true);
+	ok = bgctl_wait(&ctl, 60);
+	c2 = ok ? ctl.ret : -ETIMEDOUT;
+	report(ok && c2 >= 0 && c2 != b, "freeze: REG_BUF returns a new index once the request is committed",
+	       "%s", ok ? rs(c2) : "still waiting after 60 s");
+	if (c2 >= 0)
+		zpub(&d, c2, m2, len2, 0);
+	held_read_done(&d, &rd, m, 8 * pg, exp, 16 * KiB, hoff, b,
+		       "freeze: the held READ completes as a hit with the data");
+
+	/* 3: a fatal signal ends the wait (-EINTR); the queue must not stay frozen */
+	memcpy(d.store + hoff, exp, 16 * KiB);
+	hold_arm(&d, HOLD_SECTOR);
+	log_reset(&d);
+	bgio_start(&rd, d.bdev_fd, false, m + 12 * pg, 16 * KiB, hoff);
+	ok = hold_wait(hp[0]);
+	if (!report(ok, "freeze: the server holds a third READ", "it never came"))
+		goto out_dev;
+	fflush(stdout);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct ctrl cc;
+		char ch = 'u';
+
+		if (ctrl_open(&cc))
+			_exit(2);
+		if (write(sync_pipe[1], &ch, 1) != 1)
+			_exit(3);
+		_exit(unreg_buf(&cc, d.id, b) == 0 ? 0 : 1);	/* blocks */
+	}
+	if (!report(pid > 0, "freeze: fork a process for UNREG_BUF", "%s", strerror(errno)))
+		goto out_dev;
+	{
+		char ch;
+		int status = 0, w = 0;
+
+		ok = wait_readable(sync_pipe[0], 30000) && read(sync_pipe[0], &ch, 1) == 1;
+		usleep(500000);
+		report(ok && waitpid(pid, &status, WNOHANG) == 0,
+		       "freeze: UNREG_BUF from another process waits as well",
+		       "the process ended (status 0x%x)", status);
+		kill(pid, SIGKILL);
+		for (int i = 0; i < 300 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
+			usleep(100000);
+		report(w == pid && WIFSIGNALED(status),
+		       "freeze: SIGKILL ends the waiting UNREG_BUF (-EINTR) and its process",
+		       "waitpid %d status 0x%x after 30 s", w, status);
+		if (w == 0) {
+			atomic_store(&d.release, true);
+			waitpid(pid, &status, 0);
+		}
+	}
+	atomic_store(&d.release, true);
+	held_read_done(&d, &rd, m, 12 * pg, exp, 16 * KiB, hoff, b,
+		       "freeze: the held READ completes as a hit (the buffer is still registered)");
+	expect_ret("freeze: the interrupted UNREG_BUF left the buffer (same range -> -EEXIST)",
+		   reg_buf(&gctrl, d.id, m, len, 0), -EEXIST);
+	xio_run(&d, &(struct xio){ "freeze: the queue is not left frozen", true, plain, 16 * KiB,
+				   20 << 20, false, 0, 0 });
+	xio_run(&d, &(struct xio){ "freeze: and the buffer still hits", true, m + pg, 16 * KiB,
+				   24 << 20, true, b, pg });
+	expect_ret("freeze: UNREG_BUF of it now", unreg_buf(&gctrl, d.id, b), 0);
+	zclear(&d, b);
+	report(atomic_load(&d.nerr) == 0, "freeze: the server saw no protocol error", "%s", d.err);
+out_dev:
+	atomic_store(&d.release, true);
+	bgio_wait(&rd, 60);
+	bgio_wait(&wr, 60);
+	bgctl_wait(&ctl, 60);
+	dev_destroy(&d);
+	check_pins("freeze: pins balanced after DEL_DEV", pins0);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (hp[i] >= 0)
+			close(hp[i]);
+		if (sync_pipe[i] >= 0)
+			close(sync_pipe[i]);
+	}
+	free(plain);
+	free(exp);
+	if (m)
+		munmap(m, len);
+	if (m2)
+		munmap(m2, len2);
+}
+
+/* ---- a tree of many separate page runs, then the device's release ------- */
+
+/* Runs of consecutive pfns in [p, p + npages * pg): the tree entries a
+ * registration makes.  -1 if /proc/self/pagemap shows no pfn (not root). */
+static int pfn_runs(const void *p, size_t npages)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	unsigned long long prev = 0, e;
+	int runs = 0;
+
+	if (fd < 0)
+		return -1;
+	for (size_t i = 0; i < npages; i++) {
+		off_t off = (off_t)(((uintptr_t)p / pg + i) * sizeof(e));
+		unsigned long long pfn;
+
+		if (pread(fd, &e, sizeof(e), off) != sizeof(e) || !(e >> 63) ||
+		    !(pfn = e & ((1ULL << 55) - 1))) {
+			runs = -1;
+			break;
+		}
+		if (!i || pfn != prev + 1)
+			runs++;
+		prev = pfn;
+	}
+	close(fd);
+	return runs;
+}
+
+/*
+ * 6.12's maple tree, in RCU mode, freed a wrong node at mtree_destroy() once
+ * about 120 separate ranges filled an internal node (a KASAN double free, or
+ * a crash in __slab_free, at the device's release); the series does not use
+ * RCU mode.  Buffers of 96 to 160 pages whose pages were faulted in
+ * alternately with a scratch memfd's (so pfns rarely touch) make that many
+ * ranges; each is registered on a fresh device, which is then deleted.
+ * A regression shows as a kernel splat (the group fails on it) or a crash.
+ */
+static void case_many_ranges(void)
+{
+	long pins0 = pins_base();
+	int tried = 0, lo = INT_MAX, hi = 0, failed = 0;
+	char why[256] = "";
+
+	for (size_t n = 96; n <= 160 && !failed; n++) {
+		unsigned char *b = memfd_map(n * pg, NULL, 0);	/* populated: re-fault below */
+		unsigned char *a = memfd_map(n * pg, NULL, 0);
+		int runs, idx;
+		struct dev d;
+
+		if (!b || !a) {
+			snprintf(why, sizeof(why), "memfd: %s", strerror(errno));
+			failed = 1;
+			goto next;
+		}
+		/* give the buffer fresh pages, allocated between the scratch's */
+		madvise(b, n * pg, MADV_REMOVE);
+		madvise(a, n * pg, MADV_REMOVE);
+		for (size_t i = 0; i < n; i++) {
+			a[i * pg] = 1;
+			b[i * pg] = 2;
+		}
+		runs = pfn_runs(b, n);
+		if (runs < 0) {
+			snprintf(why, sizeof(why), "no pfns in /proc/self/pagemap");
+			failed = 1;
+			goto next;
+		}
+		if (dev_create(&d, &gctrl, UBLK_F_SHMEM_ZC, why, sizeof(why))) {
+			failed = 1;
+			goto next;
+		}
+		idx = reg_buf(&gctrl, d.id, b, n * pg, 0);
+		if (idx < 0) {
+			snprintf(why, sizeof(why), "REG_BUF of %zu pages: %s", n, rs(idx));
+			failed = 1;
+		}
+		dev_destroy(&d);	/* the release destroys the tree */
+		tried++;
+		lo = runs < lo ? runs : lo;
+		hi = runs > hi ? runs : hi;
+next:
+		if (b)
+			munmap(b, n * pg);
+		if (a)
+			munmap(a, n * pg);
+	}
+	report(!failed, "many-ranges: 65 devices, each with a buffer of 96-160 separate page runs, deleted",
+	       "%s", why);
+	printf("#    many-ranges: %d buffers, %d to %d pfn runs each\n", tried, lo, hi);
+	report(!failed && lo >= 86, "many-ranges: the buffers' pages were mostly apart (>= 86 runs each)",
+	       "only %d runs", lo);
+	check_pins("many-ranges: pins balanced after the deletes", pins0);
 }
 
 /* ---- register/unregister loop while fio runs ----------------------------- */
@@ -2146,6 +2581,8 @@ static const struct {
 	{ "unreg", case_unreg_idle },
 	{ "pins-delete", case_pins_delete },
 	{ "pins-kill", case_pins_kill },
+	{ "freeze", case_freeze },
+	{ "many-ranges", case_many_ranges },
 	{ "concurrent", case_concurrent },
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
