@@ -280,11 +280,13 @@ void ublkfw_queue_reap(struct ublkfw_queue *q)
 
 /* ---- libev wiring ------------------------------------------------------- */
 
+/* The ring fd's watcher only wakes the loop up: libev runs the check watcher
+ * after every poll, before the pending I/O watchers, and check_cb reaps. */
 static void ring_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
+	(void)w;
 	(void)revents;
-	ublkfw_queue_reap(w->data);
 }
 
 static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
