@@ -35,6 +35,12 @@ native_ok() {	# native_ok KERNEL-NEED
 	esac
 }
 
+# after_line LINE: stdin's lines after the last one equal to LINE, or all of
+# them if there is none
+after_line() {
+	awk -v m="$1" '{ a[NR] = $0; if ($0 == m) k = NR } END { for (i = k + 1; i <= NR; i++) print a[i] }'
+}
+
 for g in $groups; do
 	script=tests/integration/$g.sh
 	[ -f "$script" ] || { echo "run-integration: no test group '$g' ($script)" >&2; exit 2; }
@@ -46,10 +52,11 @@ for g in $groups; do
 	splat=""
 	if native_ok "$need"; then
 		echo "=== $g: natively on $(uname -r)"
-		n0=$(dmesg 2>/dev/null | wc -l)
+		mark=$(dmesg 2>/dev/null | tail -n 1)
 		UBLKFW_TOP=$TOP UBLKFW_OUT=$TOP/tests/out/native/$g sh "$script" 2>&1 | tee "$log"
-		# dmesg lines the group added (a wrapped ring buffer shows all of it)
-		splat=$(dmesg 2>/dev/null | tail -n +$((n0 + 1)) | grep -Ef tests/vm/splat.ere | head -1)
+		# the dmesg lines after the mark (all of them if the ring buffer
+		# wrapped past it)
+		splat=$(dmesg 2>/dev/null | after_line "$mark" | grep -Ef tests/vm/splat.ere | head -1)
 	else
 		kernel=$need
 		[ "$need" = nozc ] && kernel=stock
