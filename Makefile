@@ -145,7 +145,8 @@ bench-smoke: all
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libublkfw.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libublkfw.so.$(SOVERSION)
@@ -153,12 +154,16 @@ install: all
 	install -m 644 framework/include/ublkfw.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(B)/ublkfw.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(CTL) $(DESTDIR)$(BINDIR)/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 man/ublk-fw-ctl.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libublkfw.a $(DESTDIR)$(LIBDIR)/libublkfw.so* \
 	      $(DESTDIR)$(INCLUDEDIR)/ublkfw.h $(DESTDIR)$(PKGCONFIGDIR)/ublkfw.pc \
-	      $(DESTDIR)$(BINDIR)/ublk-fw-ctl $(DESTDIR)$(MANDIR)/man8/ublk-fw-ctl.8
+	      $(DESTDIR)$(BINDIR)/ublk-fw-ctl $(DESTDIR)$(MANDIR)/man8/ublk-fw-ctl.8 \
+	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
+	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
 
 clean:
 	rm -rf $(B)

@@ -6,8 +6,9 @@
 #   2. integration test groups on a real kernel (tests/run-integration.sh:
 #      natively with ublk, else in the qemu guest);
 #   3. the benchmark harness in 1-second mode (make bench-smoke), so it
-#      cannot rot; it times nothing.
-# Ends with "check: N passed, M failed" summing all three; exits non-zero on
+#      cannot rot; it times nothing;
+#   4. the manual pages against the header (tests/man-check.sh).
+# Ends with "check: N passed, M failed" summing all four; exits non-zero on
 # any failure.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -54,6 +55,7 @@ unit() {
 step unit unit
 step integration tests/run-integration.sh
 step bench-smoke "${MAKE:-make}" --no-print-directory bench-smoke
+step man tests/man-check.sh
 
 echo "$summary"
 echo "check: $total_p passed, $total_f failed"
