@@ -293,11 +293,13 @@ struct ublkfw_shmem_pool;
 #define UBLKFW_SHMEM_HUGE	(1U << 0)	/* memfd: back with huge pages (MFD_HUGETLB) */
 #define UBLKFW_SHMEM_READ_ONLY	(1U << 1)	/* register: only WRITEs may hit (no FOLL_WRITE) */
 
-/* A new memfd of size bytes (rounded up to the page, or huge page, size). */
+/* A new memfd of size bytes (rounded up to the page size, or to 2 MiB with
+ * UBLKFW_SHMEM_HUGE). */
 UBLKFW_API int ublkfw_shmem_pool_create(size_t size, unsigned int flags,
 					struct ublkfw_shmem_pool **pool);
 /* An existing file on hugetlbfs, mapped whole; its size must be a multiple of
- * the huge page size.  -ENOENT, -EINVAL (not on hugetlbfs, bad size)... */
+ * the huge page size.  -ENOENT, -EMEDIUMTYPE (not on hugetlbfs), -EINVAL
+ * (bad size)... */
 UBLKFW_API int ublkfw_shmem_pool_open_hugetlbfs(const char *path,
 						struct ublkfw_shmem_pool **pool);
 /* An fd handed to us (memfd or hugetlbfs file), mapped whole.  The pool
@@ -320,16 +322,19 @@ UBLKFW_API void ublkfw_shmem_free(struct ublkfw_shmem_pool *pool, void *ptr);
 /*
  * Server side: register pool with dev's kernel device (REG_BUF) and the
  * framework's pool table.  Returns the buffer index (0..65535) or a negative
- * errno.  Allowed before and after the device starts, from any thread but a
- * queue thread of dev.  The device must have been created with --shmem-zc.
- * The device keeps a reference: the pool stays mapped until unregistered.
+ * errno.  Once the kernel device exists (not from config, open or close:
+ * -EOPNOTSUPP), before or after it starts, from any thread but a queue
+ * thread of dev (-EDEADLK).  The device must have been created with
+ * --shmem-zc.  The device takes the pool over: it stays mapped until
+ * unregistered, and is destroyed with the device.
  */
 UBLKFW_API int ublkfw_dev_shmem_register(struct ublkfw_dev *dev,
 					 struct ublkfw_shmem_pool *pool, unsigned int flags);
 /*
  * Unregister index (UNREG_BUF, which freezes the device's queue until the
- * requests in flight are done) and forget the pool; returns it so the caller
- * can destroy it.  Never call it from a queue thread of dev (-EDEADLK).
+ * requests in flight are done) and forget the pool: it is handed back in
+ * *pool for the caller to destroy, or destroyed here if pool is NULL.
+ * Never call it from a queue thread of dev (-EDEADLK).
  */
 UBLKFW_API int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index,
 					   struct ublkfw_shmem_pool **pool);
