@@ -178,8 +178,6 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	} else if (S_ISREG(st.st_mode)) {
 		leg->size = st.st_size;
 		leg->block_size = b->buffered ? 512 : probe_dio_block(leg->fd, leg->size);
-		if (b->io_mode == BACKING_IO_AUTO)
-			leg->sync_rw = want_sync_rw(leg->fd, leg->block_size, leg->size);
 	} else {
 		ublkfw_err(dev, "%s is not a regular file or a block device", leg->path);
 		return -EINVAL;
@@ -188,8 +186,9 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 		ublkfw_err(dev, "%s is empty", leg->path);
 		return -EINVAL;
 	}
-	if (b->io_mode == BACKING_IO_SYNC)
-		leg->sync_rw = true;
+	leg->sync_rw = b->io_mode == BACKING_IO_SYNC ||
+		       (b->io_mode == BACKING_IO_AUTO && !leg->blkdev &&
+			want_sync_rw(leg->fd, leg->block_size, leg->size));
 	return 0;
 }
 
