@@ -130,6 +130,26 @@ prefill() {	# prefill DEV MIB: write every block once (brd and RAM disks allocat
 		die "prefilling $1 failed"
 }
 
+mkimg() {	# mkimg FILE: a backing file of SIZE_MB MiB of zeroes (on tmpfs)
+	dd if=/dev/zero of="$1" bs=1M count="$SIZE_MB" status=none || die "no room for $1"
+}
+
+# start_raw NAME ARGS...: bench/raw-null in the background (it never
+# daemonizes); DEV[NAME], PID[NAME]
+start_raw() {
+	local name=$1 i
+	shift
+	"$RAW" "$@" > "$W/$name.out" 2>&1 &
+	PID[$name]=$!
+	for i in $(seq 100); do
+		grep -q '^/dev/ublkb' "$W/$name.out" 2>/dev/null && break
+		kill -0 "${PID[$name]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	DEV[$name]=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$W/$name.out")
+	[ -b "${DEV[$name]}" ] || die "raw-null $* did not start: $(cat "$W/$name.out")"
+}
+
 mkdir -p "$W"
 [ "$(stat -f -c %T "$W")" = tmpfs ] || die "$W is not on tmpfs"
 
@@ -151,27 +171,9 @@ if needs brd; then
 	DEV[brd]=/dev/ram0
 	prefill /dev/ram0 "$SIZE_MB"
 fi
-if needs raw-null; then
-	"$RAW" -q 2 -s 1G --foreground > "$W/raw-null.out" 2>&1 &
-	PID[raw-null]=$!
-	for i in $(seq 100); do
-		grep -q '^/dev/ublkb' "$W/raw-null.out" 2>/dev/null && break
-		kill -0 "${PID[raw-null]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	DEV[raw-null]=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$W/raw-null.out")
-	[ -b "${DEV[raw-null]}" ] || die "raw-null did not start: $(cat "$W/raw-null.out")"
-fi
-if needs raw-null-defer; then	# raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
-	"$RAW" -q 2 -s 1G --defer > "$W/raw-null-defer.out" 2>&1 &
-	PID[raw-null-defer]=$!
-	for i in $(seq 100); do
-		grep -q '^/dev/ublkb' "$W/raw-null-defer.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	DEV[raw-null-defer]=$(sed -n 's|^\(/dev/ublkb[0-9]*\) .*|\1|p' "$W/raw-null-defer.out")
-	[ -b "${DEV[raw-null-defer]}" ] || die "raw-null --defer did not start: $(cat "$W/raw-null-defer.out")"
-fi
+needs raw-null && start_raw raw-null -q 2 -s 1G
+# raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
+needs raw-null-defer && start_raw raw-null-defer -q 2 -s 1G --defer
 needs fw-null && fw_add fw-null -t null -s 1G
 if needs fw-mem fw-mem-hp; then
 	fw_add fw-mem -t memory -s ${SIZE_MB}M
@@ -179,21 +181,20 @@ if needs fw-mem fw-mem-hp; then
 	DEV[fw-mem-hp]=${DEV[fw-mem]} PID[fw-mem-hp]=${PID[fw-mem]} FWID[fw-mem-hp]=${FWID[fw-mem]}
 fi
 if needs kloop; then
-	dd if=/dev/zero of="$W/kloop.img" bs=1M count="$SIZE_MB" status=none || die "no room for $W/kloop.img"
+	mkimg "$W/kloop.img"
 	LOOPDEV=$(losetup --direct-io=on -f --show "$W/kloop.img") || die "losetup failed"
 	[ "$(cat /sys/block/${LOOPDEV#/dev/}/loop/dio)" = 1 ] || die "$LOOPDEV: direct I/O did not take"
 	DEV[kloop]=$LOOPDEV
 fi
 if needs fw-loop fw-loop-hp fw-loop-zc; then
-	dd if=/dev/zero of="$W/fwloop.img" bs=1M count="$SIZE_MB" status=none || die "no room for $W/fwloop.img"
+	mkimg "$W/fwloop.img"
 fi
 if needs fw-loop fw-loop-hp; then
 	fw_add fw-loop -t loop "$W/fwloop.img"
 	DEV[fw-loop-hp]=${DEV[fw-loop]} PID[fw-loop-hp]=${PID[fw-loop]} FWID[fw-loop-hp]=${FWID[fw-loop]}
 fi
 if needs fw-loop-uring; then
-	dd if=/dev/zero of="$W/fwloop-uring.img" bs=1M count="$SIZE_MB" status=none ||
-		die "no room for $W/fwloop-uring.img"
+	mkimg "$W/fwloop-uring.img"
 	fw_add fw-loop-uring -t loop --io uring "$W/fwloop-uring.img"
 fi
 if needs fw-null-alt fw-mem-alt fw-loop-alt; then
@@ -204,8 +205,7 @@ if needs fw-null-alt fw-mem-alt fw-loop-alt; then
 		prefill "${DEV[fw-mem-alt]}" "$SIZE_MB"
 	fi
 	if needs fw-loop-alt; then
-		dd if=/dev/zero of="$W/fwloop-alt.img" bs=1M count="$SIZE_MB" status=none ||
-			die "no room for $W/fwloop-alt.img"
+		mkimg "$W/fwloop-alt.img"
 		fw_add fw-loop-alt -t loop "$W/fwloop-alt.img"
 	fi
 fi
