@@ -22,14 +22,17 @@ SOVERSION := 0
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) \
-	-Iframework/include -Iframework -Itargets $(CFLAGS)
+	-Iframework/include -Iframework -Ifilters -Itargets $(CFLAGS)
 DEPFLAGS = -MMD -MP
 
 LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
-	framework/options.c framework/state.c framework/util.c framework/shmem.c
+	framework/options.c framework/state.c framework/util.c framework/shmem.c \
+	framework/abi.c framework/filter.c \
+	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
+	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
-	targets/stripe.c targets/fault.c targets/backing.c targets/backing_map.c
-TOOL_SRCS := tools/ublk-fw-ctl.c
+	targets/stripe.c targets/backing.c targets/backing_map.c
+TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
@@ -70,6 +73,10 @@ $(B)/framework/%.o: framework/%.c config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
 
+$(B)/filters/%.o: filters/%.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+
 $(LIBA): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -81,8 +88,12 @@ $(LIBSO): $(LIB_OBJS)
 	ln -sf libublkfw.so.$(SOVERSION) $(B)/libublkfw.so
 
 # The tool links the static library: it uses internal (non-API) functions.
-$(CTL): $(B)/tools/ublk-fw-ctl.o $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(JSON_LIBS)
+
+$(B)/tools/%.o: tools/%.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(JSON_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The benchmarks' baseline: a bare liburing ublk null server, no framework.
 $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
@@ -173,4 +184,4 @@ distclean: clean
 	rm -rf tests/out
 
 -include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
-	$(RAWNULL).d
+	$(RAWNULL).d $(B)/tools/ctl-stats.d

@@ -96,6 +96,22 @@ char *ublkfw_flags_str(uint64_t flags, char *buf, size_t len)
 	return buf;
 }
 
+#define NO_CTRL_DEV_FMT "%s does not exist: load the ublk driver with 'modprobe ublk_drv'"
+
+int ublkfw_check_privileges(const char *prog)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: must be run as root (ublk control commands need CAP_SYS_ADMIN)\n",
+			prog);
+		return -EPERM;
+	}
+	if (access(UBLKFW_CTRL_DEV, F_OK)) {
+		fprintf(stderr, "%s: " NO_CTRL_DEV_FMT "\n", prog, UBLKFW_CTRL_DEV);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 int ublkfw_ctrl_open(struct ublkfw_ctrl *c)
 {
 	int ret;
@@ -106,9 +122,7 @@ int ublkfw_ctrl_open(struct ublkfw_ctrl *c)
 	if (c->fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			snprintf(c->errmsg, sizeof(c->errmsg),
-				 "%s does not exist: load the ublk driver with 'modprobe ublk_drv'",
-				 UBLKFW_CTRL_DEV);
+			snprintf(c->errmsg, sizeof(c->errmsg), NO_CTRL_DEV_FMT, UBLKFW_CTRL_DEV);
 		else if (ret == -EACCES || ret == -EPERM)
 			snprintf(c->errmsg, sizeof(c->errmsg),
 				 "cannot open %s: %s (run as root)", UBLKFW_CTRL_DEV, strerror(-ret));

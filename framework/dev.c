@@ -15,36 +15,6 @@
 
 #include "internal.h"
 
-/* ---- target ops: nbdkit-style size/version negotiation ------------------ */
-
-int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_target_ops *src,
-			   char *err, size_t errlen)
-{
-	size_t n;
-
-	memset(dst, 0, sizeof(*dst));
-	if (src->api_version < 1 || src->api_version > UBLKFW_API_VERSION) {
-		snprintf(err, errlen, "target built for API version %u, library supports 1..%u",
-			 src->api_version, UBLKFW_API_VERSION);
-		return -EINVAL;
-	}
-	if (src->struct_size < offsetof(struct ublkfw_target_ops, queue_io) +
-			       sizeof(src->queue_io)) {
-		snprintf(err, errlen, "target ops struct too small (%u bytes)", src->struct_size);
-		return -EINVAL;
-	}
-	/* An older target has a smaller struct: copy what it has, the rest
-	 * stays zero (absent callbacks).  A newer one: copy what we know. */
-	n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
-	memcpy(dst, src, n);
-	dst->struct_size = sizeof(*dst);
-	if (!dst->name || !dst->queue_io) {
-		snprintf(err, errlen, "target has no name or no queue_io callback");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
 		     const char *prog)
 {
@@ -81,18 +51,13 @@ const char *ublkfw_dev_target_name(const struct ublkfw_dev *dev) { return dev->o
 void *ublkfw_dev_priv(const struct ublkfw_dev *dev) { return dev->priv; }
 void ublkfw_dev_set_priv(struct ublkfw_dev *dev, void *priv) { dev->priv = priv; }
 
-static bool is_pow2(uint32_t v)
-{
-	return v && !(v & (v - 1));
-}
-
 int ublkfw_dev_set_block_size(struct ublkfw_dev *dev, uint32_t logical, uint32_t physical)
 {
-	if (!is_pow2(logical) || logical < 512 || logical > 4096)
+	if (!ublkfw_is_pow2(logical) || logical < 512 || logical > 4096)
 		return -EINVAL;
 	if (!physical)
 		physical = logical;
-	if (!is_pow2(physical) || physical < logical || physical > 65536)
+	if (!ublkfw_is_pow2(physical) || physical < logical || physical > 65536)
 		return -EINVAL;
 	dev->lbs = logical;
 	dev->pbs = physical;

@@ -14,6 +14,7 @@
 
 #include "ublkfw.h"
 #include "ublk_uapi.h"
+#include "filter.h"
 
 #define UBLKFW_CTRL_DEV		"/dev/ublk-control"
 #define UBLKFW_RUN_DIR_DEFAULT	"/run/ublk-fw"
@@ -23,7 +24,20 @@
 #define UBLKFW_MAX_MAX_IO	(1U << 20)
 #define UBLKFW_NR_FIXED_FILES	16	/* slot 0: /dev/ublkcN; the rest: targets */
 
+#define UBLKFW_MAX_DEV_ID	((1 << 20) - 1)	/* the kernel's MINORMASK */
+
 #define UBLKFW_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static inline bool ublkfw_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* n rounded up to a multiple of align, a power of two */
+static inline size_t ublkfw_round_up(size_t n, size_t align)
+{
+	return (n + align - 1) & ~(align - 1);
+}
 #define ublkfw_container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -36,6 +50,8 @@ struct ublkfw_ctrl {
 	char errmsg[160];	/* "ADD_DEV (dev 3): File exists" after a failure */
 };
 
+/* Root and /dev/ublk-control, or a one-line message on stderr and -errno. */
+int ublkfw_check_privileges(const char *prog);
 int ublkfw_ctrl_open(struct ublkfw_ctrl *c);
 void ublkfw_ctrl_close(struct ublkfw_ctrl *c);
 const char *ublkfw_ctrl_cmd_name(unsigned int cmd_op);
@@ -87,12 +103,18 @@ static inline void ublkfw_stat_add(_Atomic uint64_t *c, uint64_t v)
 struct io_slot {
 	struct ublkfw_io io;		/* public part, first */
 	bool zero_copy;			/* io.data points into a shmem pool */
+	uint8_t layer;			/* the stack's layer holding it (filter.h) */
 	struct ublkfw_uring_op cmd_op;	/* completion of this tag's ublk command */
 	void *buf;			/* per-tag copy buffer */
 	enum io_state state;
 	int remote_result;		/* ublkfw_io_complete_async() */
 	struct io_slot *remote_next;
 };
+
+static inline struct io_slot *ublkfw_io_slot(const struct ublkfw_io *io)
+{
+	return ublkfw_container_of(io, struct io_slot, io);
+}
 
 struct ublkfw_queue {
 	struct ublkfw_dev *dev;
@@ -127,6 +149,7 @@ struct ublkfw_queue {
 	struct io_slot *remote_head;
 
 	void *priv;
+	char *filter_area;		/* the filters' per-queue areas (filter.h) */
 
 	struct ublkfw_stats stats;
 };
@@ -146,6 +169,7 @@ void ublkfw_queue_join(struct ublkfw_queue *q);
 
 struct ublkfw_dev {
 	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
+	struct ublkfw_stack stack;	/* the filters over the target */
 	const char *prog;		/* program name for messages */
 	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
 
@@ -203,9 +227,11 @@ struct ublkfw_dev {
 	int first_queue_error;
 };
 
-/* Copy a target's ops (any older struct_size) into a zeroed full struct.
- * 0, or -EINVAL with a message when the struct is unusable. */
+/* Copy a target's or filter's ops (any older struct_size) into a zeroed
+ * full struct (abi.c).  0, or -EINVAL with a message when it is unusable. */
 int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_target_ops *src,
+			   char *err, size_t errlen);
+int ublkfw_filter_ops_copy(struct ublkfw_filter_ops *dst, const struct ublkfw_filter_ops *src,
 			   char *err, size_t errlen);
 void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
 		     const char *prog);
@@ -265,5 +291,7 @@ void ublkfw_json_str(FILE *f, const char *s);
 
 void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap);
 const char *ublkfw_progname(void);
+/* A device id, 0..UBLKFW_MAX_DEV_ID.  0 or -EINVAL/-ERANGE. */
+int ublkfw_parse_dev_id(const char *s, int *id);
 
 #endif /* UBLKFW_INTERNAL_H */

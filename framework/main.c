@@ -176,30 +176,25 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 	if (strrchr(dev.prog, '/'))
 		dev.prog = strrchr(dev.prog, '/') + 1;
 	dev.usage_cmd = usage_cmd;
+	if (copy.dev_priv_size && !(dev.priv = calloc(1, copy.dev_priv_size))) {
+		fprintf(stderr, "%s: out of memory\n", dev.prog);
+		return 1;
+	}
 	ret = ublkfw_parse_args(&dev, argc, argv);
-	if (ret)
-		return ret > 0 ? 0 : 2;
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "%s: must be run as root (creating ublk devices needs CAP_SYS_ADMIN)\n",
-			dev.prog);
-		return 1;
-	}
-	if (access(UBLKFW_CTRL_DEV, F_OK)) {
-		fprintf(stderr, "%s: %s does not exist: load the ublk driver with 'modprobe ublk_drv'\n",
-			dev.prog, UBLKFW_CTRL_DEV);
-		return 1;
+	if (ret) {
+		ret = ret > 0 ? 0 : 2;
+		goto out;
 	}
 
+	ret = 1;
+	if (ublkfw_check_privileges(dev.prog))
+		goto out;
 	/* Zero copy: check the kernel and open the hugetlbfs pool before
 	 * anything is created, so a refusal leaves nothing behind. */
 	if ((dev.flags_req & UBLK_F_SHMEM_ZC) && shmem_prepare(&dev))
-		return 1;
-
-	if (dev.ops.open && dev.ops.open(&dev)) {
-		ublkfw_shmem_pool_destroy(dev.htlb_pool);
-		return 1;
-	}
+		goto out;
+	if (ublkfw_stack_open(&dev))
+		goto out;
 	dev.target_open = true;
 	if (!dev.size) {
 		ublkfw_err(&dev, "no device size: give one with -s SIZE");
@@ -239,8 +234,11 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 	}
 	ret = ublkfw_dev_run(&dev);
 out:
-	if (dev.target_open && dev.ops.close)
-		dev.ops.close(&dev);
+	if (dev.target_open)
+		ublkfw_stack_close(&dev);
 	ublkfw_shmem_pool_destroy(dev.htlb_pool);	/* if never registered */
+	ublkfw_stack_free(&dev);
+	if (copy.dev_priv_size)
+		free(dev.priv);
 	return ret;
 }

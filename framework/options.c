@@ -17,7 +17,8 @@ enum {
 	OPT_SHMEM_ZC,
 	OPT_HTLB,
 	OPT_SHMEM_RO,
-	OPT_TARGET_BASE = 0x1000,	/* + index in ops.options */
+	OPT_FILTER,
+	OPT_LAYER_BASE = 0x1000,	/* + index in the layers' option table */
 };
 
 static const struct option std_options[] = {
@@ -30,19 +31,33 @@ static const struct option std_options[] = {
 	{ "shmem-zc",	no_argument,	   NULL, OPT_SHMEM_ZC },
 	{ "htlb",	required_argument, NULL, OPT_HTLB },
 	{ "shmem-ro",	no_argument,	   NULL, OPT_SHMEM_RO },
+	{ "filter",	required_argument, NULL, OPT_FILTER },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
 };
 
+static void usage_options(FILE *f, const char *title, const char *name,
+			  const struct ublkfw_option *o)
+{
+	if (!o)
+		return;
+	fprintf(f, "\n%s %s options:\n", name, title);
+	for (; o->name; o++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "      %-20s %s\n", left, o->help ? o->help : "");
+	}
+}
+
 void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 {
-	const struct ublkfw_option *o;
-
 	if (dev->usage_cmd)
 		fprintf(f, "usage: %s %s", dev->usage_cmd, dev->ops.name);
 	else
 		fprintf(f, "usage: %s", dev->prog);
-	fprintf(f, " [OPTIONS]%s%s%s\n",
+	fprintf(f, " [OPTIONS] [--filter NAME [FILTER OPTIONS]]...%s%s%s\n",
 		dev->ops.options ? " [TARGET OPTIONS]" : "",
 		dev->ops.args_usage ? " " : "", dev->ops.args_usage ? dev->ops.args_usage : "");
 	fprintf(f, "Serve a ublk block device with the '%s' target%s%s.\n\n", dev->ops.name,
@@ -54,6 +69,8 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"  -d, --depth N        queue depth, 1..%u (default %u)\n"
 		"  -s, --size SIZE      device size, with K, M, G or T suffix\n"
 		"      --max-io SIZE    largest request, a power of two 4K..1M (default 512K)\n"
+		"      --filter NAME    stack a filter over the target (repeatable, the first\n"
+		"                       is the top); --filter NAME --help shows its options\n"
 		"      --foreground     do not daemonize; serve until SIGINT/SIGTERM\n"
 		"      --shmem-zc       shared-memory zero copy (UBLK_F_SHMEM_ZC): clients may\n"
 		"                       register memfds on /run/ublk-fw/ID.sock\n"
@@ -62,16 +79,13 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"  -h, --help           this help\n"
 		"  -V, --version        print the version\n",
 		UBLK_MAX_NR_QUEUES, UBLKFW_DEF_QUEUES, UBLK_MAX_QUEUE_DEPTH, UBLKFW_DEF_DEPTH);
-	if (!dev->ops.options)
-		return;
-	fprintf(f, "\n%s target options:\n", dev->ops.name);
-	for (o = dev->ops.options; o->name; o++) {
-		char left[64];
-
-		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
-			 o->arg ? o->arg : "");
-		fprintf(f, "      %-20s %s\n", left, o->help ? o->help : "");
-	}
+	fprintf(f, "\nFilters: ");
+	ublkfw_filter_list(f);
+	fprintf(f, "\n");
+	for (unsigned int i = 0; i < dev->stack.nr; i++)
+		usage_options(f, "filter", dev->stack.layers[i].ops.name,
+			      dev->stack.layers[i].ops.options);
+	usage_options(f, "target", dev->ops.name, dev->ops.options);
 }
 
 static int bad(const struct ublkfw_dev *dev, const char *fmt, const char *arg)
@@ -82,121 +96,200 @@ static int bad(const struct ublkfw_dev *dev, const char *fmt, const char *arg)
 	return -1;
 }
 
-static bool is_pow2(uint64_t v)
+/*
+ * The filters are stacked before the real parse, so that their options are
+ * known to it: the NAME of every "--filter NAME" or "--filter=NAME" in argv,
+ * in order.  The parse checks that getopt saw the same ones.
+ */
+static const char *filter_arg(char **argv, int *i)
 {
-	return v && !(v & (v - 1));
+	if (!strncmp(argv[*i], "--filter=", 9))
+		return argv[*i] + 9;
+	if (!strcmp(argv[*i], "--filter") && argv[*i + 1])
+		return argv[++*i];
+	return NULL;
+}
+
+static int stack_filters(struct ublkfw_dev *dev, int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *name = filter_arg(argv, &i);
+
+		if (name && ublkfw_stack_push(dev, name))
+			return -1;
+	}
+	return 0;
+}
+
+/* Options of every layer (filters from the top, then the target), each name
+ * once: the first layer that declares it gets it first in config. */
+struct layer_opts {
+	const struct ublkfw_option *opt[512];
+	size_t n;
+};
+
+static int add_layer_opts(const struct ublkfw_dev *dev, struct layer_opts *lo,
+			  const struct ublkfw_option *o)
+{
+	for (; o && o->name; o++) {
+		size_t i;
+
+		for (i = 0; i < lo->n; i++)
+			if (!strcmp(lo->opt[i]->name, o->name))
+				break;
+		if (i < lo->n) {
+			if (!lo->opt[i]->arg != !o->arg)
+				return bad(dev, "two layers disagree on whether --%s takes a value",
+					   o->name);
+			continue;
+		}
+		for (i = 0; i < UBLKFW_ARRAY_SIZE(std_options); i++)
+			if (!strcmp(std_options[i].name, o->name))
+				return bad(dev, "a layer redefines the standard option --%s", o->name);
+		if (lo->n >= UBLKFW_ARRAY_SIZE(lo->opt))
+			return bad(dev, "%s", "too many options");
+		lo->opt[lo->n++] = o;
+	}
+	return 0;
+}
+
+static struct option *build_longopts(const struct ublkfw_dev *dev, struct layer_opts *lo)
+{
+	size_t nstd = UBLKFW_ARRAY_SIZE(std_options);
+	struct option *longopts;
+
+	lo->n = 0;
+	for (unsigned int i = 0; i < dev->stack.nr; i++)
+		if (add_layer_opts(dev, lo, dev->stack.layers[i].ops.options))
+			return NULL;
+	if (add_layer_opts(dev, lo, dev->ops.options))
+		return NULL;
+	longopts = calloc(nstd + lo->n + 1, sizeof(*longopts));
+	if (!longopts) {
+		bad(dev, "%s", "out of memory");
+		return NULL;
+	}
+	memcpy(longopts, std_options, sizeof(std_options));
+	for (size_t i = 0; i < lo->n; i++) {
+		longopts[nstd + i].name = lo->opt[i]->name;
+		longopts[nstd + i].has_arg = lo->opt[i]->arg ? required_argument : no_argument;
+		longopts[nstd + i].val = OPT_LAYER_BASE + (int)i;
+	}
+	return longopts;
+}
+
+/* One standard option; 0 or -1 after a message. */
+static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned int *nr_filters)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'n':
+		if (ublkfw_parse_dev_id(arg, &dev->req_id))
+			return bad(dev, "invalid device id '%s': use 0..1048575", arg);
+		return 0;
+	case 'q':
+		if (ublkfw_parse_uint(arg, 1, UBLK_MAX_NR_QUEUES, &v))
+			return bad(dev, "invalid queue count '%s': use 1..4096", arg);
+		dev->nr_queues = v;
+		return 0;
+	case 'd':
+		if (ublkfw_parse_uint(arg, 1, UBLK_MAX_QUEUE_DEPTH, &v))
+			return bad(dev, "invalid queue depth '%s': use 1..4096", arg);
+		dev->depth = v;
+		return 0;
+	case 's':
+		if (ublkfw_parse_size(arg, &v) || v == 0)
+			return bad(dev, "invalid size '%s': use a positive number with an optional K, M, G or T suffix",
+				   arg);
+		dev->size = v;
+		return 0;
+	case OPT_MAX_IO:
+		if (ublkfw_parse_size(arg, &v) || !ublkfw_is_pow2(v) || v < 4096 ||
+		    v > UBLKFW_MAX_MAX_IO)
+			return bad(dev, "invalid --max-io '%s': use a power of two from 4K to 1M", arg);
+		dev->max_io = v;
+		return 0;
+	case OPT_FILTER:
+		/* stacked by stack_filters(); an abbreviation (--filt) it missed */
+		if (*nr_filters >= dev->stack.nr ||
+		    strcmp(dev->stack.layers[*nr_filters].ops.name, arg))
+			return bad(dev, "write --filter %s in full, as one option", arg);
+		(*nr_filters)++;
+		return 0;
+	case OPT_FOREGROUND:
+		dev->foreground = true;
+		return 0;
+	case OPT_SHMEM_ZC:
+		dev->flags_req |= UBLK_F_SHMEM_ZC;
+		return 0;
+	case OPT_HTLB:
+		dev->htlb_path = arg;
+		return 0;
+	case OPT_SHMEM_RO:
+		dev->shmem_ro = true;
+		return 0;
+	}
+	return bad(dev, "%s", "internal error: unhandled option");
+}
+
+/* getopt over argv; 1 after --help/--version, 0, or -1 after a message. */
+static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
+			 const struct option *longopts, const struct layer_opts *lo)
+{
+	unsigned int nr_filters = 0;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:q:d:s:hV", longopts, NULL)) != -1) {
+		const struct ublkfw_option *o;
+
+		switch (c) {
+		case 'h':
+			ublkfw_usage(dev, stdout);
+			return 1;
+		case 'V':
+			printf("%s (ublk-fw) %s\n", dev->prog, UBLKFW_VERSION);
+			return 1;
+		case ':':
+			return bad(dev, "option '%s' needs a value (see --help)", argv[optind - 1]);
+		case '?':
+			return bad(dev, "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+		if (c < OPT_LAYER_BASE) {
+			if (std_option(dev, c, optarg, &nr_filters))
+				return -1;
+			continue;
+		}
+		o = lo->opt[c - OPT_LAYER_BASE];
+		if (ublkfw_stack_config(dev, o->name, o->arg ? optarg : NULL))
+			return -1;
+	}
+	return 0;
 }
 
 int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 {
-	size_t nstd = UBLKFW_ARRAY_SIZE(std_options), ntgt = 0, i;
+	struct layer_opts lo;
 	struct option *longopts;
-	uint64_t v;
-	int c, ret = 0;
-
-	if (dev->ops.options)
-		while (dev->ops.options[ntgt].name)
-			ntgt++;
-	longopts = calloc(nstd + ntgt + 1, sizeof(*longopts));
-	if (!longopts)
-		return bad(dev, "%s", "out of memory");
-	memcpy(longopts, std_options, sizeof(std_options));
-	for (i = 0; i < ntgt; i++) {
-		longopts[nstd + i].name = dev->ops.options[i].name;
-		longopts[nstd + i].has_arg =
-			dev->ops.options[i].arg ? required_argument : no_argument;
-		longopts[nstd + i].val = OPT_TARGET_BASE + (int)i;
-	}
+	int ret;
 
 	dev->argc = argc;
 	dev->argv = argv;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n:q:d:s:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if (ublkfw_parse_uint(optarg, 0, (1U << 20) - 1, &v))
-				ret = bad(dev, "invalid device id '%s': use 0..1048575", optarg);
-			else
-				dev->req_id = (int)v;
-			break;
-		case 'q':
-			if (ublkfw_parse_uint(optarg, 1, UBLK_MAX_NR_QUEUES, &v))
-				ret = bad(dev, "invalid queue count '%s': use 1..4096", optarg);
-			else
-				dev->nr_queues = v;
-			break;
-		case 'd':
-			if (ublkfw_parse_uint(optarg, 1, UBLK_MAX_QUEUE_DEPTH, &v))
-				ret = bad(dev, "invalid queue depth '%s': use 1..4096", optarg);
-			else
-				dev->depth = v;
-			break;
-		case 's':
-			if (ublkfw_parse_size(optarg, &v) || v == 0)
-				ret = bad(dev, "invalid size '%s': use a positive number with an optional K, M, G or T suffix",
-					  optarg);
-			else
-				dev->size = v;
-			break;
-		case OPT_MAX_IO:
-			if (ublkfw_parse_size(optarg, &v) || !is_pow2(v) || v < 4096 ||
-			    v > UBLKFW_MAX_MAX_IO)
-				ret = bad(dev, "invalid --max-io '%s': use a power of two from 4K to 1M",
-					  optarg);
-			else
-				dev->max_io = v;
-			break;
-		case OPT_FOREGROUND:
-			dev->foreground = true;
-			break;
-		case OPT_SHMEM_ZC:
-			dev->flags_req |= UBLK_F_SHMEM_ZC;
-			break;
-		case OPT_HTLB:
-			dev->htlb_path = optarg;
-			break;
-		case OPT_SHMEM_RO:
-			dev->shmem_ro = true;
-			break;
-		case 'h':
-			ublkfw_usage(dev, stdout);
-			free(longopts);
-			return 1;
-		case 'V':
-			printf("%s (ublk-fw) %s\n", dev->prog, UBLKFW_VERSION);
-			free(longopts);
-			return 1;
-		case ':':
-			ret = bad(dev, "option '%s' needs a value (see --help)", argv[optind - 1]);
-			break;
-		case '?':
-			ret = bad(dev, "unknown option '%s' (see --help)", argv[optind - 1]);
-			break;
-		default:
-			if (c >= OPT_TARGET_BASE && c < OPT_TARGET_BASE + (int)ntgt) {
-				const struct ublkfw_option *o = &dev->ops.options[c - OPT_TARGET_BASE];
-
-				if (!dev->ops.config)
-					ret = bad(dev, "target has no config callback for --%s", o->name);
-				else if (dev->ops.config(dev, o->name, o->arg ? optarg : NULL))
-					ret = -1;
-			}
-			break;
-		}
-		if (ret)
-			break;
-	}
+	if (stack_filters(dev, argc, argv))
+		return -1;
+	longopts = build_longopts(dev, &lo);
+	if (!longopts)
+		return -1;
+	ret = parse_options(dev, argc, argv, longopts, &lo);
 	free(longopts);
 	if (ret)
 		return ret;
 	if ((dev->htlb_path || dev->shmem_ro) && !(dev->flags_req & UBLK_F_SHMEM_ZC))
 		return bad(dev, "%s needs --shmem-zc", dev->htlb_path ? "--htlb" : "--shmem-ro");
-	for (; optind < argc; optind++) {
-		if (!dev->ops.config)
-			return bad(dev, "unexpected argument '%s' (see --help)", argv[optind]);
-		if (dev->ops.config(dev, NULL, argv[optind]))
+	for (; optind < argc; optind++)
+		if (ublkfw_stack_config(dev, NULL, argv[optind]))
 			return -1;
-	}
 	return 0;
 }

@@ -5,17 +5,19 @@
  * One thread per hardware queue.  The thread runs a libev loop that owns one
  * io_uring ring:
  *   - an ev_io on the ring fd wakes the loop when CQEs are ready (a plain ring:
- *     DEFER_TASKRUN rings do not signal pollers of their fd, see
- *     docs in shared perf notes);
+ *     a DEFER_TASKRUN ring runs its completions only when its own thread
+ *     enters the kernel, so an epoll wait on its fd can sleep past them;
+ *     docs/benchmarks.md has the measurement);
  *   - an ev_check reaps every CQE after each wake-up and dispatches it by its
  *     user_data, which always points at a struct ublkfw_uring_op: either the
  *     tag's own ublk command (cmd_op in struct io_slot) or a target operation;
  *   - an ev_prepare submits all SQEs queued during the iteration in one
  *     io_uring_enter(), so N completions cost one syscall, not N.
  *
- * Per tag: FETCH_REQ once, then kernel request -> queue_io() -> the target
- * calls ublkfw_io_complete() -> COMMIT_AND_FETCH_REQ, which both returns the
- * result and waits for the tag's next request.  Copy mode: each tag has its
+ * Per tag: FETCH_REQ once, then kernel request -> the filter stack and the
+ * target's queue_io() (filter.c) -> ublkfw_io_complete(), back up the stack
+ * -> COMMIT_AND_FETCH_REQ, which both returns the result and waits for the
+ * tag's next request.  Copy mode: each tag has its
  * own buffer (max_io bytes) passed in the command's addr.
  */
 #define _GNU_SOURCE
@@ -30,11 +32,6 @@
 
 #define CQE_BATCH	64
 
-static inline struct io_slot *io_to_slot(struct ublkfw_io *io)
-{
-	return ublkfw_container_of(io, struct io_slot, io);
-}
-
 struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag)
 {
 	return (struct io_slot *)(q->slots + (size_t)tag * q->slot_stride);
@@ -47,7 +44,7 @@ bool ublkfw_io_is_zero_copy(const struct ublkfw_io *io)
 
 void *ublkfw_io_priv(struct ublkfw_io *io)
 {
-	return (char *)io_to_slot(io) + ((sizeof(struct io_slot) + 15) & ~(size_t)15);
+	return (char *)ublkfw_io_slot(io) + ((sizeof(struct io_slot) + 15) & ~(size_t)15);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -145,7 +142,7 @@ static void queue_ublk_cmd(struct ublkfw_queue *q, struct io_slot *s, unsigned i
 
 void ublkfw_io_complete(struct ublkfw_io *io, int result)
 {
-	struct io_slot *s = io_to_slot(io);
+	struct io_slot *s = ublkfw_io_slot(io);
 	struct ublkfw_queue *q = io->queue;
 
 	if (s->state != IO_IN_TARGET) {
@@ -153,6 +150,9 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 			   q->id, io->tag);
 		return;
 	}
+	/* A filter above the layer that completed may want the result. */
+	if (s->layer && ublkfw_stack_complete(q, io, result))
+		return;
 	if (io->op <= UBLKFW_OP_WRITE && result > 0) {
 		if (s->zero_copy) {
 			ublkfw_stat_add(&q->stats.zc_ios, 1);
@@ -165,9 +165,14 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 	queue_ublk_cmd(q, s, UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
+void ublkfw_io_complete_ok(struct ublkfw_io *io)
+{
+	ublkfw_io_complete(io, io->op <= UBLKFW_OP_WRITE ? (int)io->len : 0);
+}
+
 void ublkfw_io_complete_async(struct ublkfw_io *io, int result)
 {
-	struct io_slot *s = io_to_slot(io);
+	struct io_slot *s = ublkfw_io_slot(io);
 	struct ublkfw_queue *q = io->queue;
 
 	s->remote_result = result;
@@ -211,6 +216,7 @@ void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int 
 	io->offset = iod->start_sector << 9;
 	io->len = iod->nr_sectors << 9;
 	s->zero_copy = false;
+	s->layer = 0;
 	s->state = IO_IN_TARGET;
 	switch (io->op) {
 	case UBLK_IO_OP_READ:
@@ -235,7 +241,7 @@ void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int 
 		io->data = NULL;
 		break;
 	}
-	q->dev->ops.queue_io(q, io);
+	ublkfw_stack_dispatch(q, io);
 }
 
 static void cmd_cqe_cb(struct ublkfw_queue *q, struct ublkfw_uring_op *op, int res,
@@ -368,8 +374,9 @@ int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
 	size_t max_io = q->dev->max_io;
 	unsigned int tag;
 
-	q->slot_stride = ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
-			 ((q->dev->ops.io_priv_size + 15) & ~(size_t)15);
+	/* slot | the target's io area | each filter's io area, 16-aligned */
+	q->slot_stride = ublkfw_stack_layout(q->dev, ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
+					     ((q->dev->ops.io_priv_size + 15) & ~(size_t)15));
 	q->slots = calloc(q->depth, q->slot_stride);
 	if (!q->slots)
 		return -ENOMEM;
@@ -479,8 +486,8 @@ static void *queue_thread(void *arg)
 	ublkfw_shmem_mark_queue_thread(dev);
 
 	ret = queue_setup(q);
-	if (!ret && dev->ops.queue_init) {
-		ret = dev->ops.queue_init(q);
+	if (!ret) {
+		ret = ublkfw_stack_queue_init(q);
 		target_init = !ret;
 	}
 	if (!ret) {
@@ -497,8 +504,8 @@ static void *queue_thread(void *arg)
 	if (!ret)
 		ev_run(q->loop, 0);
 
-	if (target_init && dev->ops.queue_deinit)
-		dev->ops.queue_deinit(q);
+	if (target_init)
+		ublkfw_stack_queue_deinit(q);
 	queue_teardown(q);
 	atomic_fetch_add(&dev->queues_exited, 1);
 	if (dev->main_loop)

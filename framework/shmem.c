@@ -440,7 +440,9 @@ static void write_stats(struct ublkfw_dev *dev, FILE *f)
 			fprintf(f, ", \"%s\": %llu", names[k], (unsigned long long)v[k]);
 		fputc('}', f);
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "], \"filters\": ");
+	ublkfw_stack_write_stats(dev, f);
+	fprintf(f, "}\n");
 }
 
 static void ctl_conn_cb(struct ev_loop *loop, ev_io *w, int revents)

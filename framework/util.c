@@ -65,6 +65,16 @@ int ublkfw_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+int ublkfw_parse_dev_id(const char *s, int *id)
+{
+	uint64_t v;
+	int ret = ublkfw_parse_uint(s, 0, UBLKFW_MAX_DEV_ID, &v);
+
+	if (!ret)
+		*id = (int)v;
+	return ret;
+}
+
 const char *ublkfw_progname(void)
 {
 	return program_invocation_short_name;

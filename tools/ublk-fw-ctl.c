@@ -16,15 +16,16 @@
 
 #include "internal.h"
 #include "targets.h"
-
-#define PROG "ublk-fw-ctl"
+#include "ctl.h"
 
 static int usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " add -t TARGET [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [--foreground] [TARGET OPTIONS]\n"
+		"usage: " PROG " add -t TARGET [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [--foreground]\n"
+		"                [--filter NAME [FILTER OPTIONS]]... [TARGET OPTIONS]\n"
 		"       " PROG " del -n ID | --all\n"
 		"       " PROG " list [-n ID] [--json]\n"
+		"       " PROG " stats -n ID [--json] [--watch [SECONDS]] [--count N]\n"
 		"       " PROG " features [--json]\n"
 		"       " PROG " --help | --version\n"
 		"\n"
@@ -32,6 +33,7 @@ static int usage(FILE *f)
 		"            (" PROG " add -t TARGET --help lists the target's options)\n"
 		"  del       stop and delete a device, also when its server has died\n"
 		"  list      devices: kernel state, size, queues, flags, target, server pid\n"
+		"  stats     a device's stats filter: requests, bytes, errors, latency\n"
 		"  features  the ublk features of the running kernel\n"
 		"\n"
 		"targets:\n");
@@ -41,18 +43,9 @@ static int usage(FILE *f)
 	return f == stderr ? 2 : 0;
 }
 
-static int need_root(void)
-{
-	if (geteuid() != 0) {
-		fprintf(stderr, PROG ": must be run as root (ublk control commands need CAP_SYS_ADMIN)\n");
-		return -1;
-	}
-	return 0;
-}
-
 static int open_ctrl(struct ublkfw_ctrl *c)
 {
-	if (need_root())
+	if (ublkfw_check_privileges(PROG))
 		return -1;
 	if (ublkfw_ctrl_open(c) < 0) {
 		fprintf(stderr, PROG ": %s\n", c->errmsg);
@@ -250,18 +243,17 @@ static int cmd_del(int argc, char **argv)
 	};
 	struct ublkfw_ctrl c;
 	int id = -1, all = 0, opt, ret = 0;
-	uint64_t v;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublkfw_parse_uint(optarg, 0, (1U << 20) - 1, &v)) {
-				fprintf(stderr, PROG ": del: invalid device id '%s'\n", optarg);
+			if (ublkfw_parse_dev_id(optarg, &id)) {
+				fprintf(stderr, PROG ": del: invalid device id '%s': use 0..%d\n", optarg,
+					UBLKFW_MAX_DEV_ID);
 				return 2;
 			}
-			id = (int)v;
 			break;
 		case 'a':
 			all = 1;
@@ -393,18 +385,17 @@ static int cmd_list(int argc, char **argv)
 	struct ublkfw_ctrl c;
 	int ids[1024], n, id = -1, opt, ret = 0, shown = 0;
 	bool json = false;
-	uint64_t v;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublkfw_parse_uint(optarg, 0, (1U << 20) - 1, &v)) {
-				fprintf(stderr, PROG ": list: invalid device id '%s'\n", optarg);
+			if (ublkfw_parse_dev_id(optarg, &id)) {
+				fprintf(stderr, PROG ": list: invalid device id '%s': use 0..%d\n", optarg,
+					UBLKFW_MAX_DEV_ID);
 				return 2;
 			}
-			id = (int)v;
 			break;
 		case 'j':
 			json = true;
@@ -496,6 +487,8 @@ int main(int argc, char **argv)
 		return cmd_del(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return ctl_cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "features"))
 		return cmd_features(argc - 1, argv + 1);
 	fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n", argv[1]);

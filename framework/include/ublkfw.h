@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <liburing.h>
 #include <ev.h>
@@ -112,6 +113,10 @@ struct ublkfw_io {
  * Queue thread only; exactly once per request.
  */
 UBLKFW_API void ublkfw_io_complete(struct ublkfw_io *io, int result);
+
+/* Complete io successfully: ublkfw_io_complete(io, io->len) for READ and
+ * WRITE, ublkfw_io_complete(io, 0) for the others. */
+UBLKFW_API void ublkfw_io_complete_ok(struct ublkfw_io *io);
 
 /*
  * Same as ublkfw_io_complete(), callable from any thread (e.g. a worker pool):
@@ -254,6 +259,14 @@ struct ublkfw_target_ops {
 	void (*queue_deinit)(struct ublkfw_queue *q);
 	/* A request: complete it now or later with ublkfw_io_complete(). */
 	void (*queue_io)(struct ublkfw_queue *q, struct ublkfw_io *io);
+
+	/*
+	 * Bytes of ublkfw_dev_priv() the framework allocates (zeroed) for the
+	 * target before the first config() call and frees after close(), so
+	 * the target's state lives with its device and not in globals.
+	 * 0: ublkfw_dev_priv() is NULL until ublkfw_dev_set_priv().
+	 */
+	size_t dev_priv_size;
 };
 
 #define UBLKFW_TARGET_OPS_INIT \
@@ -268,9 +281,113 @@ struct ublkfw_target_ops {
  * runs for the targets built into the tool.
  *
  * Standard options: -n/--id ID, -q/--queues N, -d/--depth N, -s/--size SIZE,
- * --max-io SIZE, --foreground, -h/--help, -V/--version.
+ * --max-io SIZE, --filter NAME (repeatable, see Filters), --foreground,
+ * --shmem-zc, --htlb PATH, --shmem-ro, -h/--help, -V/--version.
  */
 UBLKFW_API int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* Filters: layers between the queue and the target                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A filter is nbdkit's idea made asynchronous: a layer that sits between the
+ * queue and the target (or another filter), sees every request on its way
+ * down and every completion on its way up, and may change, delay, answer or
+ * fail either.  Filters stack in command-line order over any target:
+ *
+ *   ublk-fw-ctl add -t loop --filter stats --filter delay --delay-us 500 disk.img
+ *
+ * puts stats on top (it sees requests first and completions last), delay
+ * below it, and the loop target at the bottom.  The built-in filters are
+ * delay, error, die, stats and rate (ublkfw-filters(7)); a program adds its
+ * own with ublkfw_filter_register() before ublkfw_main().
+ *
+ * The data path through a stack of N filters:
+ *   queue -> filter 0 queue_io() -> ublkfw_filter_next() -> filter 1 ...
+ *         -> target queue_io() -> ublkfw_io_complete()
+ *         -> filter N-1 io_done() -> ublkfw_io_complete() ... -> filter 0
+ *         -> the kernel
+ * A filter without queue_io passes every request down; one without io_done
+ * passes every completion up.  A filter that answers a request itself calls
+ * ublkfw_io_complete() instead of ublkfw_filter_next(): the layers above it
+ * see the completion, the layers below never see the request.  io_done may
+ * hold a completion (e.g. to delay it) and call ublkfw_io_complete() later.
+ *
+ * ublkfw_io_complete(io, result) always means "the layer now holding io is
+ * done with it".  The threading rule is the target's: config, open and close
+ * on the main thread; everything else on the queue's thread.
+ */
+struct ublkfw_filter;	/* one layer of a device's filter stack; opaque */
+
+/* config(): the key is not this filter's: offer it to the layer below. */
+#define UBLKFW_CONFIG_NEXT	1
+
+struct ublkfw_filter_ops {
+	uint32_t struct_size;	/* set by UBLKFW_FILTER_OPS_INIT */
+	uint32_t api_version;	/* set by UBLKFW_FILTER_OPS_INIT */
+
+	const char *name;		/* "delay": [a-z0-9_-]+ */
+	const char *description;	/* one line for --help */
+	const struct ublkfw_option *options;	/* may be NULL */
+	size_t priv_size;		/* ublkfw_filter_priv(): per device, zeroed */
+	size_t queue_priv_size;		/* ublkfw_filter_queue_priv(): per queue, zeroed */
+	size_t io_priv_size;		/* ublkfw_filter_io_priv(): per request, zeroed once */
+
+	/*
+	 * Every option and positional argument of the command line reaches
+	 * the top filter first (key NULL for a positional argument).  Return
+	 * 0 when it is yours, UBLKFW_CONFIG_NEXT to pass it down (the target
+	 * is last), or a negative errno after ublkfw_err().  NULL: pass all.
+	 */
+	int (*config)(struct ublkfw_filter *f, const char *key, const char *value);
+	/*
+	 * After the layers below have opened (the target first): check the
+	 * configuration; may read and change the device's size and
+	 * attributes (ublkfw_dev_set_size(), _set_attrs()...).
+	 */
+	int (*open)(struct ublkfw_filter *f, struct ublkfw_dev *dev);
+	/* Before the layers below close; once if open() succeeded. */
+	void (*close)(struct ublkfw_filter *f);
+
+	/* Per queue, on its thread: after the layers below, before any request. */
+	int (*queue_init)(struct ublkfw_filter *f, struct ublkfw_queue *q);
+	/* Per queue, on its thread: after the last request, before the layers below. */
+	void (*queue_deinit)(struct ublkfw_filter *f, struct ublkfw_queue *q);
+	/* A request on its way down: ublkfw_filter_next() or ublkfw_io_complete(). */
+	void (*queue_io)(struct ublkfw_filter *f, struct ublkfw_queue *q, struct ublkfw_io *io);
+	/* The layer below completed io with result: ublkfw_io_complete() it
+	 * now or later, with that result or another. */
+	void (*io_done)(struct ublkfw_filter *f, struct ublkfw_queue *q, struct ublkfw_io *io,
+			int result);
+	/*
+	 * Main thread, while the device serves: write the filter's counters
+	 * as one JSON object to out (read what queue threads write with
+	 * relaxed atomics).  Shown by `ublk-fw-ctl stats` and `list --json`.
+	 */
+	void (*write_stats)(struct ublkfw_filter *f, FILE *out);
+};
+
+#define UBLKFW_FILTER_OPS_INIT \
+	.struct_size = sizeof(struct ublkfw_filter_ops), \
+	.api_version = UBLKFW_API_VERSION
+
+/* Pass io down to the next layer (a filter or the target).  Queue thread. */
+UBLKFW_API void ublkfw_filter_next(struct ublkfw_filter *f, struct ublkfw_io *io);
+UBLKFW_API struct ublkfw_dev *ublkfw_filter_dev(const struct ublkfw_filter *f);
+UBLKFW_API const char *ublkfw_filter_name(const struct ublkfw_filter *f);
+/* The filter's areas: per device, per queue (q's thread only), per request
+ * (while the filter holds io). */
+UBLKFW_API void *ublkfw_filter_priv(const struct ublkfw_filter *f);
+UBLKFW_API void *ublkfw_filter_queue_priv(const struct ublkfw_filter *f,
+					  const struct ublkfw_queue *q);
+UBLKFW_API void *ublkfw_filter_io_priv(const struct ublkfw_filter *f, struct ublkfw_io *io);
+/*
+ * Make a filter of the program's own known to --filter NAME, before
+ * ublkfw_main().  0, -EEXIST (a filter of that name exists), -EINVAL (bad
+ * ops, message printed) or -ENOSPC.
+ */
+UBLKFW_API int ublkfw_filter_register(const struct ublkfw_filter_ops *ops);
 
 /* ------------------------------------------------------------------------ */
 /* Shared-memory zero-copy pools (UBLK_F_SHMEM_ZC, Linux 7.1+ or kernel/)    */
