@@ -6,8 +6,8 @@
 # The data-bearing targets on a real kernel: fio crc32c verify on loop (file
 # and block device, direct and buffered), memory and stripe (2 and 3 legs);
 # ext4 and xfs kept intact across umount/fsck/remount; fstrim and
-# write-zeroes reaching the backing; flush and FUA; the fault target's error
-# rate, delays and determinism; and the bad inputs of the file targets.
+# write-zeroes reaching the backing; flush and FUA; and the bad inputs of the
+# file targets.  (Fault injection: the filters group.)
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-targets	# tmpfs in the guest
@@ -174,61 +174,6 @@ with_dev "fstrim on ext4 over loop" -t loop $W/fs.img && {
 	"$CTL" del -n $id >/dev/null
 }
 
-# ---- fault injection -------------------------------------------------------
-# error rate: 20% of reads fail; fio counts them (continue_on_error)
-with_dev "fault rate" -t fault -s 256M --error-rate 0.2 --error-op read --seed 7 && {
-	fio --name=e --filename=/dev/ublkb$id --rw=randread --bs=4k --direct=1 --ioengine=psync \
-		--number_ios=4000 --size=256M --continue_on_error=all --output-format=json \
-		--output=$W/fault.json > /dev/null 2>&1
-	errs=$(jq '.jobs[0].total_err' $W/fault.json)
-	ios=$(jq '.jobs[0].read.total_ios' $W/fault.json)	# errors included
-	check "fault: observed read error rate $errs/$ios is 0.2 +- 0.03" \
-		awk "BEGIN { r = $errs / $ios; exit !(r > 0.17 && r < 0.23) }"
-	check "fault: writes unaffected with --error-op read" dd if=/dev/zero of=/dev/ublkb$id \
-		bs=64k count=256 oflag=direct
-	"$CTL" del -n $id >/dev/null
-}
-# determinism: the same seed and the same single-queue I/O sequence fail the same requests
-for run in 1 2; do
-	id=$(add_dev -t fault -s 64M --error-rate 0.3 --seed 42) || { fail "fault seed: add"; break; }
-	i=0; res=""
-	while [ $i -lt 60 ]; do
-		if dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 skip=$i iflag=direct 2>/dev/null; then
-			res="${res}o"
-		else
-			res="${res}x"
-		fi
-		i=$((i + 1))
-	done
-	eval "pattern$run=$res"
-	"$CTL" del -n $id >/dev/null
-done
-check "fault: --seed 42 gives the same error pattern twice ($pattern1)" \
-	sh -c "[ '$pattern1' = '$pattern2' ] && echo '$pattern1' | grep -q x && echo '$pattern1' | grep -q o"
-# delays run on libev timers: 16 requests in flight each take >= 2 ms, concurrently
-with_dev "fault delay" -t fault -s 64M --delay-us 2000 && {
-	fio --name=d --filename=/dev/ublkb$id --rw=randread --bs=4k --direct=1 --ioengine=io_uring \
-		--iodepth=16 --runtime=3 --time_based --output-format=json --output=$W/delay.json >/dev/null 2>&1
-	# total latency (lat): fio's clat of an async engine starts after submission
-	lat=$(jq '.jobs[0].read.lat_ns.min / 1000 | floor' $W/delay.json)
-	iops=$(jq '.jobs[0].read.iops | floor' $W/delay.json)
-	check "fault: every request delayed >= 2000 us (min total latency $lat us)" test "$lat" -ge 2000
-	check "fault: delays overlap, the loop never sleeps ($iops IOPS at QD16 > 2000, a sleeping loop gives < 500)" \
-		test "$iops" -gt 2000
-	"$CTL" del -n $id >/dev/null
-}
-# the device keeps serving after errors; a file-backed fault device verifies
-with_dev "fault over a file" -t fault --error-rate 1 --error-op write --error-after 2000 $W/fs.img && {
-	fio --name=w --filename=/dev/ublkb$id --rw=write --bs=4k --direct=1 --ioengine=psync \
-		--size=12M --continue_on_error=all --output-format=json \
-		--output=$W/after.json > /dev/null 2>&1
-	check "fault: --error-after 2000: the first 2000 writes succeed, the other 1072 fail ($(jq .jobs[0].total_err $W/after.json) errors of 3072)" \
-		test "$(jq .jobs[0].total_err $W/after.json)" = 1072
-	check "fault: reads still served after the errors" dd if=/dev/ublkb$id of=/dev/null bs=1M \
-		count=32 iflag=direct
-	"$CTL" del -n $id >/dev/null
-}
-
 # ---- bad inputs: one line, non-zero exit, nothing left behind ------------
 before=$(nr_devices)
 mkfile $W/small.img 16M
@@ -256,8 +201,6 @@ expect_error "loop: bad --io" "invalid --io 'fast': use auto, uring or sync" \
 expect_error "loop: read-only file opened read-write" "cannot be opened read-write.*use --read-only" \
 	"$CTL" add -t loop $W/ro.img
 expect_error "memory: no size" "give the RAM disk's size" "$CTL" add -t memory
-expect_error "fault: bad error rate" "invalid --error-rate '1.5'" "$CTL" add -t fault -s 1M --error-rate 1.5
-expect_error "fault: bad error op" "invalid --error-op 'trim'" "$CTL" add -t fault -s 1M --error-op trim
 check "bad inputs left no device behind" sh -c "[ \$('$CTL' list --json | jq length) = $before ]"
 if id=$(add_dev -t loop --read-only $W/ro.img); then
 	check "loop --read-only: the device is read-only" sh -c "[ \$(blockdev --getro /dev/ublkb$id) = 1 ]"
