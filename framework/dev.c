@@ -15,6 +15,8 @@
 
 #include "internal.h"
 
+#define QUEUE_DRAIN_MS	30000	/* after STOP_DEV, before queues are told to stop */
+
 void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
 		     const char *prog)
 {
@@ -172,6 +174,16 @@ static int start_queues(struct ublkfw_dev *dev)
 	return ret;
 }
 
+static bool queues_ended(void *arg)
+{
+	struct ublkfw_dev *dev = arg;
+	unsigned int started = 0;
+
+	for (unsigned int i = 0; i < dev->nr_queues; i++)
+		started += dev->queues[i].thread_started;
+	return atomic_load(&dev->queues_exited) >= started;
+}
+
 /* Wait until every queue thread has ended; after STOP_DEV they end by
  * themselves once the kernel aborted their tags and targets drained.  A
  * queue that does not end in time is told to stop (its ring's teardown then
@@ -182,17 +194,8 @@ static void stop_queues(struct ublkfw_dev *dev, bool graceful)
 
 	if (!dev->queues)
 		return;
-	if (graceful) {
-		for (int ms = 0; ms < 30000; ms += 10) {
-			unsigned int started = 0;
-
-			for (i = 0; i < dev->nr_queues; i++)
-				started += dev->queues[i].thread_started;
-			if (atomic_load(&dev->queues_exited) >= started)
-				break;
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-		}
-	}
+	if (graceful)
+		ublkfw_poll_until(queues_ended, dev, QUEUE_DRAIN_MS, 10000);
 	for (i = 0; i < dev->nr_queues; i++)
 		ublkfw_queue_request_stop(&dev->queues[i]);
 	for (i = 0; i < dev->nr_queues; i++)
@@ -201,19 +204,30 @@ static void stop_queues(struct ublkfw_dev *dev, bool graceful)
 	dev->queues = NULL;
 }
 
+struct cdev_open {
+	const char *path;
+	int fd, err;
+};
+
+static bool cdev_opened(void *arg)
+{
+	struct cdev_open *o = arg;
+
+	o->fd = open(o->path, O_RDWR | O_CLOEXEC);
+	o->err = errno;
+	return o->fd >= 0 || o->err != ENOENT;
+}
+
 static int open_cdev(struct ublkfw_dev *dev)
 {
 	char path[64];
-	int i;
+	struct cdev_open o = { .path = path };
 
 	snprintf(path, sizeof(path), "/dev/ublkc%d", dev->id);
-	/* devtmpfs creates the node at ADD_DEV; give a slow udev a moment. */
-	for (i = 0; i < 100; i++) {
-		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
-		if (dev->cdev_fd >= 0 || errno != ENOENT)
-			break;
-		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
-	}
+	/* devtmpfs creates the node at ADD_DEV; give a slow udev 2 s. */
+	ublkfw_poll_until(cdev_opened, &o, 2000, 20000);
+	dev->cdev_fd = o.fd;
+	errno = o.err;
 	if (dev->cdev_fd < 0) {
 		ublkfw_err(dev, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
@@ -256,8 +270,8 @@ static int add_device(struct ublkfw_dev *dev)
 	}
 	dev->id = info->dev_id;
 	dev->added = true;
-	ublkfw_dev_notify(dev, "added");
-	ublkfw_dev_open_log(dev);
+	ublkfw_daemon_notify(dev, "added");
+	ublkfw_daemon_open_log(dev);
 
 	/* Read back what the kernel kept: it drops flags it does not know
 	 * and may lower the queue count or the buffer size. */
@@ -315,17 +329,8 @@ static void teardown(struct ublkfw_dev *dev)
 	ublkfw_shmem_release_all(dev);
 }
 
-int ublkfw_dev_run(struct ublkfw_dev *dev)
+static void main_loop_start(struct ublkfw_dev *dev)
 {
-	int ret;
-
-	ret = ublkfw_ctrl_open(&dev->ctrl);
-	if (ret < 0) {
-		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		goto out;
-	}
-	dev->ctrl_open = true;
-
 	dev->main_loop = ev_default_loop(EVFLAG_NOENV);
 	ev_signal_init(&dev->sigterm_w, sig_cb, SIGTERM);
 	ev_signal_init(&dev->sigint_w, sig_cb, SIGINT);
@@ -334,37 +339,48 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	ev_signal_start(dev->main_loop, &dev->sigterm_w);
 	ev_signal_start(dev->main_loop, &dev->sigint_w);
 	ev_async_start(dev->main_loop, &dev->queue_exit_w);
+}
 
-	ret = add_device(dev);
-	if (ret)
-		goto out;
-	if (dev->info.flags & UBLK_F_SHMEM_ZC) {
-		ret = ublkfw_shmem_table_init(dev);
-		if (ret)
-			goto out;
+static void main_loop_stop(struct ublkfw_dev *dev)
+{
+	if (!dev->main_loop)
+		return;
+	ev_signal_stop(dev->main_loop, &dev->sigterm_w);
+	ev_signal_stop(dev->main_loop, &dev->sigint_w);
+	ev_async_stop(dev->main_loop, &dev->queue_exit_w);
+}
+
+/* The pool table, and --htlb registered before START_DEV so that it is in
+ * place for the first I/O. */
+static int shmem_start(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	if (!(dev->info.flags & UBLK_F_SHMEM_ZC))
+		return 0;
+	ret = ublkfw_shmem_table_init(dev);
+	if (ret || !dev->htlb_pool)
+		return ret;
+	ret = ublkfw_dev_shmem_register(dev, dev->htlb_pool,
+					dev->shmem_ro ? UBLKFW_SHMEM_READ_ONLY : 0);
+	if (ret < 0) {
+		ublkfw_err(dev, "--htlb %s: %s", dev->htlb_path, dev->ctrl.errmsg);
+		return ret;
 	}
-	if (dev->htlb_pool) {
-		/* allowed before START_DEV: the pool is in place for the first I/O */
-		ret = ublkfw_dev_shmem_register(dev, dev->htlb_pool,
-						dev->shmem_ro ? UBLKFW_SHMEM_READ_ONLY : 0);
-		if (ret < 0) {
-			ublkfw_err(dev, "--htlb %s: %s", dev->htlb_path, dev->ctrl.errmsg);
-			goto out;
-		}
-		ublkfw_info(dev, "--htlb %s: registered as buffer %d", dev->htlb_path, ret);
-		dev->htlb_pool = NULL;	/* the pool table owns it now */
-		ret = 0;
-	}
-	ret = open_cdev(dev);
-	if (ret)
-		goto out;
-	ret = start_queues(dev);
-	if (ret)
-		goto out;
-	ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+	ublkfw_info(dev, "--htlb %s: registered as buffer %d", dev->htlb_path, ret);
+	dev->htlb_pool = NULL;	/* the pool table owns it now */
+	return 0;
+}
+
+/* START_DEV, then what a live device offers: sockets, state file, the word
+ * to a waiting parent. */
+static int go_live(struct ublkfw_dev *dev)
+{
+	int ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+
 	if (ret < 0) {
 		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		goto out;
+		return ret;
 	}
 	dev->started = true;
 	ret = ublkfw_sockets_start(dev);
@@ -375,28 +391,47 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	if (ret < 0)
 		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",
 			   ublkfw_run_dir(), strerror(-ret));
-	ret = 0;
-	ublkfw_dev_notify(dev, "ready");
-	ublkfw_dev_detach_stdio(dev);
+	ublkfw_daemon_notify(dev, "ready");
+	ublkfw_daemon_detach(dev);
 	if (dev->foreground) {
 		printf("/dev/ublkb%d (id %d)\n", dev->id, dev->id);
 		fflush(stdout);
 	}
+	return 0;
+}
 
-	ev_run(dev->main_loop, 0);
-	ret = dev->exit_status ? -EIO : 0;
+int ublkfw_dev_run(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	ret = ublkfw_ctrl_open(&dev->ctrl);
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		goto out;
+	}
+	dev->ctrl_open = true;
+	main_loop_start(dev);
+	ret = add_device(dev);
+	if (!ret)
+		ret = shmem_start(dev);
+	if (!ret)
+		ret = open_cdev(dev);
+	if (!ret)
+		ret = start_queues(dev);
+	if (!ret)
+		ret = go_live(dev);
+	if (!ret) {
+		ev_run(dev->main_loop, 0);
+		ret = dev->exit_status ? -EIO : 0;
+	}
 out:
 	teardown(dev);
 	if (ret)
-		ublkfw_dev_notify(dev, "fail");
+		ublkfw_daemon_notify(dev, "fail");
 	if (dev->log_fd >= 0)
 		close(dev->log_fd);
 	if (dev->ctrl_open)
 		ublkfw_ctrl_close(&dev->ctrl);
-	if (dev->main_loop) {
-		ev_signal_stop(dev->main_loop, &dev->sigterm_w);
-		ev_signal_stop(dev->main_loop, &dev->sigint_w);
-		ev_async_stop(dev->main_loop, &dev->queue_exit_w);
-	}
+	main_loop_stop(dev);
 	return ret ? 1 : 0;
 }

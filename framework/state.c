@@ -26,6 +26,11 @@ const char *ublkfw_run_dir(void)
 	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
 }
 
+void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
+}
+
 void ublkfw_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -73,6 +74,19 @@ int ublkfw_parse_dev_id(const char *s, int *id)
 	if (!ret)
 		*id = (int)v;
 	return ret;
+}
+
+bool ublkfw_poll_until(bool (*done)(void *arg), void *arg, unsigned int timeout_ms,
+		       unsigned int step_us)
+{
+	struct timespec step = { step_us / 1000000, (long)(step_us % 1000000) * 1000 };
+
+	for (uint64_t waited_us = 0; !done(arg); waited_us += step_us) {
+		if (waited_us >= (uint64_t)timeout_ms * 1000)
+			return done(arg);
+		nanosleep(&step, NULL);
+	}
+	return true;
 }
 
 const char *ublkfw_progname(void)
