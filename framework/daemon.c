@@ -53,7 +53,7 @@ static int wait_for_child(struct ublkfw_dev *dev, pid_t child, int fd)
 	waitpid(child, &status, 0);
 	if (!failed) {
 		/* The server died without a word (crash, OOM kill, SIGKILL). */
-		fprintf(stderr, "%s: the server process died during start-up%s\n", dev->prog,
+		fprintf(stderr, "%s: the server process died during start-up%s\n", dev->conf.prog,
 			added >= 0 ? "; removing the device it created" : "");
 		if (added >= 0) {
 			struct ublkfw_ctrl c;
@@ -75,13 +75,13 @@ void ublkfw_daemon_notify(struct ublkfw_dev *dev, const char *what)
 	char msg[64];
 	int n;
 
-	if (dev->ready_fd < 0)
+	if (dev->daemon.ready_fd < 0)
 		return;
 	n = snprintf(msg, sizeof(msg), "%s %d\n", what, dev->id);
-	if (write(dev->ready_fd, msg, n) != n)
+	if (write(dev->daemon.ready_fd, msg, n) != n)
 		return;
 	if (strcmp(what, "added"))
-		dev->ready_fd = (close(dev->ready_fd), -1);
+		dev->daemon.ready_fd = (close(dev->daemon.ready_fd), -1);
 }
 
 /* Daemon mode, once the id is known: <run dir>/<id>.log.  Until "ready",
@@ -90,11 +90,11 @@ void ublkfw_daemon_open_log(struct ublkfw_dev *dev)
 {
 	char path[256];
 
-	if (!dev->daemonized || dev->log_fd >= 0)
+	if (!dev->daemon.daemonized || dev->daemon.log_fd >= 0)
 		return;
 	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), dev->id);
 	mkdir(ublkfw_run_dir(), 0755);
-	dev->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 }
 
 /* After "ready": all of the server's output goes to the log. */
@@ -102,7 +102,7 @@ void ublkfw_daemon_detach(struct ublkfw_dev *dev)
 {
 	int null;
 
-	if (!dev->daemonized)
+	if (!dev->daemon.daemonized)
 		return;
 	ublkfw_daemon_open_log(dev);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -110,12 +110,12 @@ void ublkfw_daemon_detach(struct ublkfw_dev *dev)
 		dup2(null, STDIN_FILENO);
 		close(null);
 	}
-	if (dev->log_fd >= 0) {
-		dup2(dev->log_fd, STDOUT_FILENO);
-		dup2(dev->log_fd, STDERR_FILENO);
-		close(dev->log_fd);
-		dev->log_fd = -1;
-		dev->detached = true;
+	if (dev->daemon.log_fd >= 0) {
+		dup2(dev->daemon.log_fd, STDOUT_FILENO);
+		dup2(dev->daemon.log_fd, STDERR_FILENO);
+		close(dev->daemon.log_fd);
+		dev->daemon.log_fd = -1;
+		dev->daemon.detached = true;
 	}
 }
 
@@ -144,7 +144,7 @@ int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status)
 	}
 	close(pipefd[0]);
 	setsid();
-	dev->ready_fd = pipefd[1];
-	dev->daemonized = true;
+	dev->daemon.ready_fd = pipefd[1];
+	dev->daemon.daemonized = true;
 	return 0;
 }

@@ -26,7 +26,7 @@ void ublkfw_dev_write_stats(struct ublkfw_dev *dev, FILE *f)
 	unsigned int i;
 	int k;
 
-	for (i = 0; i < dev->nr_queues && dev->queues; i++) {
+	for (i = 0; i < dev->conf.nr_queues && dev->queues; i++) {
 		read_stats(&dev->queues[i], v);
 		for (k = 0; k < 5; k++)
 			t[k] += v[k];
@@ -35,7 +35,7 @@ void ublkfw_dev_write_stats(struct ublkfw_dev *dev, FILE *f)
 	for (k = 0; k < 5; k++)
 		fprintf(f, "\"%s\": %llu, ", names[k], (unsigned long long)t[k]);
 	fprintf(f, "\"queues\": [");
-	for (i = 0; i < dev->nr_queues && dev->queues; i++) {
+	for (i = 0; i < dev->conf.nr_queues && dev->queues; i++) {
 		read_stats(&dev->queues[i], v);
 		fprintf(f, "%s{\"queue\": %u", i ? ", " : "", i);
 		for (k = 0; k < 5; k++)

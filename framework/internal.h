@@ -167,13 +167,11 @@ void ublkfw_queue_join(struct ublkfw_queue *q);
 
 /* ---- device (dev.c) ---------------------------------------------------- */
 
-struct ublkfw_dev {
-	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
-	struct ublkfw_stack stack;	/* the filters over the target */
+/* What the command line and the target asked for (options.c, the target's
+ * open()); the kernel may lower queues, depth and max_io at ADD_DEV. */
+struct ublkfw_dev_config {
 	const char *prog;		/* program name for messages */
 	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
-
-	/* configuration (options) */
 	int req_id;			/* -1: let the kernel choose */
 	unsigned int nr_queues;
 	unsigned int depth;
@@ -190,8 +188,44 @@ struct ublkfw_dev {
 	int argc;			/* the command line, for the state file */
 	char **argv;
 	const char *run_dir;
+};
 
-	/* runtime */
+/* Daemon mode (daemon.c). */
+struct ublkfw_dev_daemon {
+	int ready_fd;			/* pipe to the waiting parent, or -1 */
+	bool daemonized;
+	bool detached;			/* stdio now goes to the log file */
+	int log_fd;			/* the log before detaching, or -1 */
+};
+
+/* Shared-memory zero copy (shmem_table.c, sockets.c). */
+struct ublkfw_dev_shmem {
+	const char *htlb_path;		/* --htlb: registered at start */
+	bool read_only;			/* --shmem-ro: register read-only */
+	struct ublkfw_shmem_pool *htlb_pool;
+	_Atomic(struct ublkfw_shmem_pool *) *pools;	/* index -> pool */
+	atomic_int reg_pending;		/* REG_BUFs in flight (lookup waits) */
+	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
+	bool sockets;
+};
+
+/* The queue threads' start-up handshake with the main thread. */
+struct ublkfw_dev_startup {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int nr_ready;
+	int first_queue_error;
+};
+
+struct ublkfw_dev {
+	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
+	struct ublkfw_stack stack;	/* the filters over the target */
+	struct ublkfw_dev_config conf;
+	struct ublkfw_dev_daemon daemon;
+	struct ublkfw_dev_shmem shm;
+	struct ublkfw_dev_startup startup;
+
+	/* runtime (dev.c) */
 	bool target_open;
 	struct ublkfw_ctrl ctrl;
 	bool ctrl_open;
@@ -201,30 +235,11 @@ struct ublkfw_dev {
 	int cdev_fd;
 	struct ublkfw_queue *queues;
 	void *priv;
-	int ready_fd;			/* daemon mode: pipe to the waiting parent */
-	bool daemonized;
-	bool detached;			/* stdio now goes to the log file */
-	int log_fd;			/* the log before detaching, or -1 */
-
-	/* shared-memory zero copy (shmem.c) */
-	const char *htlb_path;		/* --htlb: registered at start */
-	bool shmem_ro;			/* --shmem-ro: register read-only */
-	struct ublkfw_shmem_pool *htlb_pool;
-	_Atomic(struct ublkfw_shmem_pool *) *shm_pools;	/* index -> pool */
-	atomic_int shm_reg_pending;	/* REG_BUFs in flight (lookup waits) */
-	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
-	bool sockets;
-
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;
 	ev_async queue_exit_w;
 	atomic_uint queues_exited;
 	int exit_status;
-
-	pthread_mutex_t lock;		/* queue start-up handshake */
-	pthread_cond_t cond;
-	unsigned int nr_ready;
-	int first_queue_error;
 };
 
 /* Copy a target's or filter's ops (any older struct_size) into a zeroed

@@ -37,11 +37,11 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 		return 1;
 	}
 	ublkfw_dev_init(&dev, &copy, argc > 0 ? argv[0] : ublkfw_progname());
-	if (strrchr(dev.prog, '/'))
-		dev.prog = strrchr(dev.prog, '/') + 1;
-	dev.usage_cmd = usage_cmd;
+	if (strrchr(dev.conf.prog, '/'))
+		dev.conf.prog = strrchr(dev.conf.prog, '/') + 1;
+	dev.conf.usage_cmd = usage_cmd;
 	if (copy.dev_priv_size && !(dev.priv = calloc(1, copy.dev_priv_size))) {
-		fprintf(stderr, "%s: out of memory\n", dev.prog);
+		fprintf(stderr, "%s: out of memory\n", dev.conf.prog);
 		return 1;
 	}
 	ret = ublkfw_parse_args(&dev, argc, argv);
@@ -51,28 +51,28 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 	}
 
 	ret = 1;
-	if (ublkfw_check_privileges(dev.prog))
+	if (ublkfw_check_privileges(dev.conf.prog))
 		goto out;
 	/* Zero copy: check the kernel and open the hugetlbfs pool before
 	 * anything is created, so a refusal leaves nothing behind. */
-	if ((dev.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(&dev))
+	if ((dev.conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(&dev))
 		goto out;
 	if (ublkfw_stack_open(&dev))
 		goto out;
 	dev.target_open = true;
-	if (!dev.size) {
+	if (!dev.conf.size) {
 		ublkfw_err(&dev, "no device size: give one with -s SIZE");
 		ret = 1;
 		goto out;
 	}
-	if (dev.size % dev.lbs) {
+	if (dev.conf.size % dev.conf.lbs) {
 		ublkfw_err(&dev, "size %llu is not a multiple of the %u-byte logical block size",
-			   (unsigned long long)dev.size, dev.lbs);
+			   (unsigned long long)dev.conf.size, dev.conf.lbs);
 		ret = 1;
 		goto out;
 	}
 
-	if (!dev.foreground) {
+	if (!dev.conf.foreground) {
 		int status;
 
 		ret = ublkfw_daemon_fork(&dev, &status);
@@ -87,7 +87,7 @@ int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 out:
 	if (dev.target_open)
 		ublkfw_stack_close(&dev);
-	ublkfw_shmem_pool_destroy(dev.htlb_pool);	/* if never registered */
+	ublkfw_shmem_pool_destroy(dev.shm.htlb_pool);	/* if never registered */
 	ublkfw_stack_free(&dev);
 	if (copy.dev_priv_size)
 		free(dev.priv);

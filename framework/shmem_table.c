@@ -36,8 +36,8 @@ void ublkfw_shmem_mark_queue_thread(const struct ublkfw_dev *dev)
 
 int ublkfw_shmem_table_init(struct ublkfw_dev *dev)
 {
-	dev->shm_pools = calloc(UBLK_SHMEM_BUF_MAX_INDEX + 1, sizeof(*dev->shm_pools));
-	return dev->shm_pools ? 0 : -ENOMEM;
+	dev->shm.pools = calloc(UBLK_SHMEM_BUF_MAX_INDEX + 1, sizeof(*dev->shm.pools));
+	return dev->shm.pools ? 0 : -ENOMEM;
 }
 
 struct pending_lookup {
@@ -50,8 +50,8 @@ static bool registered_or_idle(void *arg)
 {
 	struct pending_lookup *pl = arg;
 
-	pl->pool = atomic_load_explicit(&pl->dev->shm_pools[pl->idx], memory_order_acquire);
-	return pl->pool || !atomic_load(&pl->dev->shm_reg_pending);
+	pl->pool = atomic_load_explicit(&pl->dev->shm.pools[pl->idx], memory_order_acquire);
+	return pl->pool || !atomic_load(&pl->dev->shm.reg_pending);
 }
 
 void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len)
@@ -60,9 +60,9 @@ void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len)
 	unsigned int idx = (addr >> UBLK_SHMEM_ZC_IDX_SHIFT) & UBLK_SHMEM_ZC_IDX_MASK;
 	struct ublkfw_shmem_pool *pool;
 
-	if (!dev->shm_pools || (addr >> 48))
+	if (!dev->shm.pools || (addr >> 48))
 		return NULL;
-	pool = atomic_load_explicit(&dev->shm_pools[idx], memory_order_acquire);
+	pool = atomic_load_explicit(&dev->shm.pools[idx], memory_order_acquire);
 	/*
 	 * The kernel may hand out a new index as soon as REG_BUF returns, just
 	 * before ublkfw_dev_shmem_register() records it here.  While a
@@ -70,7 +70,7 @@ void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len)
 	 * The wait is bounded: REG_BUF may freeze the queue, which waits for
 	 * this very request when its index is really bad.
 	 */
-	if (!pool && atomic_load(&dev->shm_reg_pending)) {
+	if (!pool && atomic_load(&dev->shm.reg_pending)) {
 		struct pending_lookup pl = { dev, idx, NULL };
 
 		ublkfw_poll_until(registered_or_idle, &pl, 100, 50);
@@ -91,13 +91,13 @@ int ublkfw_dev_shmem_register(struct ublkfw_dev *dev, struct ublkfw_shmem_pool *
 	};
 	int idx;
 
-	if (!dev->added || !(dev->info.flags & UBLK_F_SHMEM_ZC) || !dev->shm_pools)
+	if (!dev->added || !(dev->info.flags & UBLK_F_SHMEM_ZC) || !dev->shm.pools)
 		return -EOPNOTSUPP;
 	if (tls_queue_dev == dev)
 		return -EDEADLK;
 	if (pool->index >= 0)
 		return -EBUSY;
-	atomic_fetch_add(&dev->shm_reg_pending, 1);	/* see ublkfw_shmem_lookup() */
+	atomic_fetch_add(&dev->shm.reg_pending, 1);	/* see ublkfw_shmem_lookup() */
 	idx = ublkfw_ctrl_cmd(&dev->ctrl, UBLK_U_CMD_REG_BUF, dev->id, (uint16_t)-1, &reg,
 			      sizeof(reg), 0);
 	if (idx > UBLK_SHMEM_BUF_MAX_INDEX) {
@@ -106,9 +106,9 @@ int ublkfw_dev_shmem_register(struct ublkfw_dev *dev, struct ublkfw_shmem_pool *
 	}
 	if (idx >= 0) {
 		pool->index = idx;
-		atomic_store_explicit(&dev->shm_pools[idx], pool, memory_order_release);
+		atomic_store_explicit(&dev->shm.pools[idx], pool, memory_order_release);
 	}
-	atomic_fetch_sub(&dev->shm_reg_pending, 1);
+	atomic_fetch_sub(&dev->shm.reg_pending, 1);
 	return idx;
 }
 
@@ -117,11 +117,11 @@ int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index, struct ublkfw
 	struct ublkfw_shmem_pool *pool;
 	int ret;
 
-	if (index < 0 || index > UBLK_SHMEM_BUF_MAX_INDEX || !dev->shm_pools)
+	if (index < 0 || index > UBLK_SHMEM_BUF_MAX_INDEX || !dev->shm.pools)
 		return -EINVAL;
 	if (tls_queue_dev == dev)
 		return -EDEADLK;	/* UNREG_BUF freezes this very queue */
-	pool = atomic_load(&dev->shm_pools[index]);
+	pool = atomic_load(&dev->shm.pools[index]);
 	if (!pool)
 		return -ENOENT;
 	/* The kernel first: it freezes the queue, so once it returns no
@@ -130,7 +130,7 @@ int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index, struct ublkfw
 			      index);
 	if (ret < 0 && ret != -ENOENT)
 		return ret;
-	atomic_store_explicit(&dev->shm_pools[index], NULL, memory_order_release);
+	atomic_store_explicit(&dev->shm.pools[index], NULL, memory_order_release);
 	pool->index = -1;
 	if (poolp)
 		*poolp = pool;
@@ -142,16 +142,16 @@ int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index, struct ublkfw
 /* After DEL_DEV: the kernel released its pins; drop our mappings. */
 void ublkfw_shmem_release_all(struct ublkfw_dev *dev)
 {
-	if (!dev->shm_pools)
+	if (!dev->shm.pools)
 		return;
 	for (unsigned int i = 0; i <= UBLK_SHMEM_BUF_MAX_INDEX; i++) {
-		struct ublkfw_shmem_pool *pool = atomic_load(&dev->shm_pools[i]);
+		struct ublkfw_shmem_pool *pool = atomic_load(&dev->shm.pools[i]);
 
 		if (pool)
 			ublkfw_shmem_pool_destroy(pool);
 	}
-	free(dev->shm_pools);
-	dev->shm_pools = NULL;
+	free(dev->shm.pools);
+	dev->shm.pools = NULL;
 }
 
 /* Before anything is created: the kernel must have SHMEM_ZC, and the
@@ -163,7 +163,7 @@ int ublkfw_shmem_prepare(struct ublkfw_dev *dev)
 	int ret;
 
 	if (ublkfw_ctrl_open(&c) < 0) {
-		fprintf(stderr, "%s: %s\n", dev->prog, c.errmsg);
+		fprintf(stderr, "%s: %s\n", dev->conf.prog, c.errmsg);
 		return -1;
 	}
 	ret = ublkfw_ctrl_get_features(&c, &features);
@@ -171,19 +171,19 @@ int ublkfw_shmem_prepare(struct ublkfw_dev *dev)
 	if (ret < 0 || !(features & UBLK_F_SHMEM_ZC)) {
 		fprintf(stderr, "%s: --shmem-zc: this kernel's ublk driver has no UBLK_F_SHMEM_ZC "
 			"(it needs Linux 7.1 or later, or ublk-fw's kernel/ patch series for 6.12)\n",
-			dev->prog);
+			dev->conf.prog);
 		return -1;
 	}
-	if (!dev->htlb_path)
+	if (!dev->shm.htlb_path)
 		return 0;
-	ret = ublkfw_shmem_pool_open_hugetlbfs(dev->htlb_path, &dev->htlb_pool);
+	ret = ublkfw_shmem_pool_open_hugetlbfs(dev->shm.htlb_path, &dev->shm.htlb_pool);
 	if (ret == -EMEDIUMTYPE)
 		fprintf(stderr, "%s: --htlb %s: not a file on hugetlbfs (mount -t hugetlbfs none DIR, "
-			"then create the file there)\n", dev->prog, dev->htlb_path);
+			"then create the file there)\n", dev->conf.prog, dev->shm.htlb_path);
 	else if (ret == -EINVAL)
 		fprintf(stderr, "%s: --htlb %s: its size must be a non-zero multiple of the huge "
-			"page size (fallocate -l 4M FILE)\n", dev->prog, dev->htlb_path);
+			"page size (fallocate -l 4M FILE)\n", dev->conf.prog, dev->shm.htlb_path);
 	else if (ret)
-		fprintf(stderr, "%s: --htlb %s: %s\n", dev->prog, dev->htlb_path, strerror(-ret));
+		fprintf(stderr, "%s: --htlb %s: %s\n", dev->conf.prog, dev->shm.htlb_path, strerror(-ret));
 	return ret ? -1 : 0;
 }

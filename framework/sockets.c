@@ -94,7 +94,7 @@ static int32_t handle_register(struct ublkfw_dev *dev, int conn)
 		ublkfw_err(dev, "shmem socket: cannot map the client's fd: %s", strerror(-ret));
 		return ret;
 	}
-	ret = ublkfw_dev_shmem_register(dev, pool, dev->shmem_ro ? UBLKFW_SHMEM_READ_ONLY : 0);
+	ret = ublkfw_dev_shmem_register(dev, pool, dev->shm.read_only ? UBLKFW_SHMEM_READ_ONLY : 0);
 	if (ret < 0) {
 		ublkfw_err(dev, "shmem socket: %s", ret == -EEXIST ?
 			   "these pages are already registered" : strerror(-ret));
@@ -177,7 +177,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(conn);
 		return;
 	}
-	ev_io_init(cw, w == &dev->reg_w ? reg_conn_cb : ctl_conn_cb, conn, EV_READ);
+	ev_io_init(cw, w == &dev->shm.reg_w ? reg_conn_cb : ctl_conn_cb, conn, EV_READ);
 	cw->data = dev;
 	ev_io_start(loop, cw);
 }
@@ -214,19 +214,19 @@ int ublkfw_sockets_start(struct ublkfw_dev *dev)
 	int ret;
 
 	mkdir(ublkfw_run_dir(), 0755);
-	dev->sockets = true;
-	ret = start_listener(dev, &dev->reg_w, "sock");
+	dev->shm.sockets = true;
+	ret = start_listener(dev, &dev->shm.reg_w, "sock");
 	if (!ret)
-		ret = start_listener(dev, &dev->ctl_w, "ctl");
+		ret = start_listener(dev, &dev->shm.ctl_w, "ctl");
 	return ret;
 }
 
 void ublkfw_sockets_stop(struct ublkfw_dev *dev)
 {
-	if (!dev->sockets)
+	if (!dev->shm.sockets)
 		return;
-	stop_listener(dev, &dev->reg_w, "sock");
-	stop_listener(dev, &dev->ctl_w, "ctl");
-	dev->sockets = false;
+	stop_listener(dev, &dev->shm.reg_w, "sock");
+	stop_listener(dev, &dev->shm.ctl_w, "ctl");
+	dev->shm.sockets = false;
 }
 

@@ -106,18 +106,18 @@ void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_lis
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (dev && dev->ops.name)
 		snprintf(line, sizeof(line), "%s: %s: %s\n",
-			 dev->prog ? dev->prog : ublkfw_progname(), dev->ops.name, msg);
+			 dev->conf.prog ? dev->conf.prog : ublkfw_progname(), dev->ops.name, msg);
 	else
 		snprintf(line, sizeof(line), "%s: %s\n", ublkfw_progname(), msg);
 	/* A daemon starting up: everything to its log, errors also to the
 	 * user waiting in `add`.  Otherwise (foreground, or detached with
 	 * stderr on the log): stderr, errors marked for grep. */
-	if (dev && dev->log_fd >= 0) {
-		if (write(dev->log_fd, line, strlen(line)) < 0 && !err)
+	if (dev && dev->daemon.log_fd >= 0) {
+		if (write(dev->daemon.log_fd, line, strlen(line)) < 0 && !err)
 			return;
 		if (!err)
 			return;
-	} else if (dev && err && dev->detached) {
+	} else if (dev && err && dev->daemon.detached) {
 		fprintf(stderr, "error: ");
 	}
 	fputs(line, stderr);
