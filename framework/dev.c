@@ -15,38 +15,40 @@
 
 #include "internal.h"
 
+#define QUEUE_DRAIN_MS	30000	/* after STOP_DEV, before queues are told to stop */
+
 void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops,
 		     const char *prog)
 {
 	memset(dev, 0, sizeof(*dev));
 	dev->ops = *ops;
-	dev->prog = prog;
-	dev->req_id = -1;
+	dev->conf.prog = prog;
+	dev->conf.req_id = -1;
 	dev->id = -1;
-	dev->nr_queues = UBLKFW_DEF_QUEUES;
-	dev->depth = UBLKFW_DEF_DEPTH;
-	dev->max_io = UBLKFW_DEF_MAX_IO;
-	dev->lbs = 512;
-	dev->pbs = 4096;
+	dev->conf.nr_queues = UBLKFW_DEF_QUEUES;
+	dev->conf.depth = UBLKFW_DEF_DEPTH;
+	dev->conf.max_io = UBLKFW_DEF_MAX_IO;
+	dev->conf.lbs = 512;
+	dev->conf.pbs = 4096;
 	dev->cdev_fd = -1;
-	dev->ready_fd = -1;
-	dev->log_fd = -1;
+	dev->daemon.ready_fd = -1;
+	dev->daemon.log_fd = -1;
 	dev->ctrl.fd = -1;
-	pthread_mutex_init(&dev->lock, NULL);
-	pthread_cond_init(&dev->cond, NULL);
+	pthread_mutex_init(&dev->startup.lock, NULL);
+	pthread_cond_init(&dev->startup.cond, NULL);
 }
 
 /* ---- public accessors ---------------------------------------------------- */
 
-uint64_t ublkfw_dev_size(const struct ublkfw_dev *dev) { return dev->size; }
-void ublkfw_dev_set_size(struct ublkfw_dev *dev, uint64_t bytes) { dev->size = bytes; }
-uint32_t ublkfw_dev_logical_block_size(const struct ublkfw_dev *dev) { return dev->lbs; }
-void ublkfw_dev_set_attrs(struct ublkfw_dev *dev, uint32_t attrs) { dev->attrs = attrs; }
-uint32_t ublkfw_dev_attrs(const struct ublkfw_dev *dev) { return dev->attrs; }
+uint64_t ublkfw_dev_size(const struct ublkfw_dev *dev) { return dev->conf.size; }
+void ublkfw_dev_set_size(struct ublkfw_dev *dev, uint64_t bytes) { dev->conf.size = bytes; }
+uint32_t ublkfw_dev_logical_block_size(const struct ublkfw_dev *dev) { return dev->conf.lbs; }
+void ublkfw_dev_set_attrs(struct ublkfw_dev *dev, uint32_t attrs) { dev->conf.attrs = attrs; }
+uint32_t ublkfw_dev_attrs(const struct ublkfw_dev *dev) { return dev->conf.attrs; }
 int ublkfw_dev_id(const struct ublkfw_dev *dev) { return dev->id; }
-unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev) { return dev->nr_queues; }
-unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev) { return dev->depth; }
-uint32_t ublkfw_dev_max_io_bytes(const struct ublkfw_dev *dev) { return dev->max_io; }
+unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev) { return dev->conf.nr_queues; }
+unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev) { return dev->conf.depth; }
+uint32_t ublkfw_dev_max_io_bytes(const struct ublkfw_dev *dev) { return dev->conf.max_io; }
 const char *ublkfw_dev_target_name(const struct ublkfw_dev *dev) { return dev->ops.name; }
 void *ublkfw_dev_priv(const struct ublkfw_dev *dev) { return dev->priv; }
 void ublkfw_dev_set_priv(struct ublkfw_dev *dev, void *priv) { dev->priv = priv; }
@@ -59,22 +61,22 @@ int ublkfw_dev_set_block_size(struct ublkfw_dev *dev, uint32_t logical, uint32_t
 		physical = logical;
 	if (!ublkfw_is_pow2(physical) || physical < logical || physical > 65536)
 		return -EINVAL;
-	dev->lbs = logical;
-	dev->pbs = physical;
+	dev->conf.lbs = logical;
+	dev->conf.pbs = physical;
 	return 0;
 }
 
 void ublkfw_dev_set_discard(struct ublkfw_dev *dev, uint32_t granularity, uint32_t max_bytes)
 {
-	dev->discard = true;
-	dev->discard_granularity = granularity;
-	dev->max_discard = max_bytes;
+	dev->conf.discard = true;
+	dev->conf.discard_granularity = granularity;
+	dev->conf.max_discard = max_bytes;
 }
 
 void ublkfw_dev_set_write_zeroes(struct ublkfw_dev *dev, uint32_t max_bytes)
 {
-	dev->write_zeroes = true;
-	dev->max_write_zeroes = max_bytes;
+	dev->conf.write_zeroes = true;
+	dev->conf.max_write_zeroes = max_bytes;
 }
 
 static unsigned int ilog2_u32(uint32_t v)
@@ -91,27 +93,27 @@ void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p)
 	memset(p, 0, sizeof(*p));
 	p->len = sizeof(*p);
 	p->types = UBLK_PARAM_TYPE_BASIC;
-	p->basic.attrs = dev->attrs;
-	p->basic.logical_bs_shift = ilog2_u32(dev->lbs);
-	p->basic.physical_bs_shift = ilog2_u32(dev->pbs);
-	p->basic.io_min_shift = ilog2_u32(dev->lbs);
-	p->basic.io_opt_shift = ilog2_u32(dev->pbs);
-	p->basic.max_sectors = dev->max_io >> 9;
-	p->basic.dev_sectors = dev->size >> 9;
-	if (dev->discard || dev->write_zeroes) {
+	p->basic.attrs = dev->conf.attrs;
+	p->basic.logical_bs_shift = ilog2_u32(dev->conf.lbs);
+	p->basic.physical_bs_shift = ilog2_u32(dev->conf.pbs);
+	p->basic.io_min_shift = ilog2_u32(dev->conf.lbs);
+	p->basic.io_opt_shift = ilog2_u32(dev->conf.pbs);
+	p->basic.max_sectors = dev->conf.max_io >> 9;
+	p->basic.dev_sectors = dev->conf.size >> 9;
+	if (dev->conf.discard || dev->conf.write_zeroes) {
 		uint32_t max_sec = UINT32_MAX >> 9;
 
 		p->types |= UBLK_PARAM_TYPE_DISCARD;
-		if (dev->discard) {
+		if (dev->conf.discard) {
 			p->discard.discard_granularity =
-				dev->discard_granularity ? dev->discard_granularity : dev->lbs;
+				dev->conf.discard_granularity ? dev->conf.discard_granularity : dev->conf.lbs;
 			p->discard.max_discard_sectors =
-				dev->max_discard ? dev->max_discard >> 9 : max_sec;
+				dev->conf.max_discard ? dev->conf.max_discard >> 9 : max_sec;
 			p->discard.max_discard_segments = 1;
 		}
-		if (dev->write_zeroes)
+		if (dev->conf.write_zeroes)
 			p->discard.max_write_zeroes_sectors =
-				dev->max_write_zeroes ? dev->max_write_zeroes >> 9 : max_sec;
+				dev->conf.max_write_zeroes ? dev->conf.max_write_zeroes >> 9 : max_sec;
 	}
 }
 
@@ -144,15 +146,15 @@ static int start_queues(struct ublkfw_dev *dev)
 	unsigned int i;
 	int ret = 0;
 
-	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
+	dev->queues = calloc(dev->conf.nr_queues, sizeof(*dev->queues));
 	if (!dev->queues)
 		return -ENOMEM;
-	for (i = 0; i < dev->nr_queues; i++) {
+	for (i = 0; i < dev->conf.nr_queues; i++) {
 		struct ublkfw_queue *q = &dev->queues[i];
 
 		q->dev = dev;
 		q->id = i;
-		q->depth = dev->depth;
+		q->depth = dev->conf.depth;
 		if (ublkfw_ctrl_get_queue_affinity(&dev->ctrl, dev->id, i, &q->affinity) >= 0)
 			q->has_affinity = CPU_COUNT(&q->affinity) > 0;
 		else
@@ -163,13 +165,23 @@ static int start_queues(struct ublkfw_dev *dev)
 			break;
 		}
 	}
-	pthread_mutex_lock(&dev->lock);
-	while (dev->nr_ready < i)
-		pthread_cond_wait(&dev->cond, &dev->lock);
+	pthread_mutex_lock(&dev->startup.lock);
+	while (dev->startup.nr_ready < i)
+		pthread_cond_wait(&dev->startup.cond, &dev->startup.lock);
 	if (!ret)
-		ret = dev->first_queue_error;
-	pthread_mutex_unlock(&dev->lock);
+		ret = dev->startup.first_queue_error;
+	pthread_mutex_unlock(&dev->startup.lock);
 	return ret;
+}
+
+static bool queues_ended(void *arg)
+{
+	struct ublkfw_dev *dev = arg;
+	unsigned int started = 0;
+
+	for (unsigned int i = 0; i < dev->conf.nr_queues; i++)
+		started += dev->queues[i].thread_started;
+	return atomic_load(&dev->queues_exited) >= started;
 }
 
 /* Wait until every queue thread has ended; after STOP_DEV they end by
@@ -182,38 +194,40 @@ static void stop_queues(struct ublkfw_dev *dev, bool graceful)
 
 	if (!dev->queues)
 		return;
-	if (graceful) {
-		for (int ms = 0; ms < 30000; ms += 10) {
-			unsigned int started = 0;
-
-			for (i = 0; i < dev->nr_queues; i++)
-				started += dev->queues[i].thread_started;
-			if (atomic_load(&dev->queues_exited) >= started)
-				break;
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-		}
-	}
-	for (i = 0; i < dev->nr_queues; i++)
+	if (graceful)
+		ublkfw_poll_until(queues_ended, dev, QUEUE_DRAIN_MS, 10000);
+	for (i = 0; i < dev->conf.nr_queues; i++)
 		ublkfw_queue_request_stop(&dev->queues[i]);
-	for (i = 0; i < dev->nr_queues; i++)
+	for (i = 0; i < dev->conf.nr_queues; i++)
 		ublkfw_queue_join(&dev->queues[i]);
 	free(dev->queues);
 	dev->queues = NULL;
 }
 
+struct cdev_open {
+	const char *path;
+	int fd, err;
+};
+
+static bool cdev_opened(void *arg)
+{
+	struct cdev_open *o = arg;
+
+	o->fd = open(o->path, O_RDWR | O_CLOEXEC);
+	o->err = errno;
+	return o->fd >= 0 || o->err != ENOENT;
+}
+
 static int open_cdev(struct ublkfw_dev *dev)
 {
 	char path[64];
-	int i;
+	struct cdev_open o = { .path = path };
 
 	snprintf(path, sizeof(path), "/dev/ublkc%d", dev->id);
-	/* devtmpfs creates the node at ADD_DEV; give a slow udev a moment. */
-	for (i = 0; i < 100; i++) {
-		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
-		if (dev->cdev_fd >= 0 || errno != ENOENT)
-			break;
-		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
-	}
+	/* devtmpfs creates the node at ADD_DEV; give a slow udev 2 s. */
+	ublkfw_poll_until(cdev_opened, &o, 2000, 20000);
+	dev->cdev_fd = o.fd;
+	errno = o.err;
 	if (dev->cdev_fd < 0) {
 		ublkfw_err(dev, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
@@ -231,33 +245,33 @@ static int add_device(struct ublkfw_dev *dev)
 	ret = ublkfw_ctrl_get_features(&dev->ctrl, &features);
 	if (ret < 0)
 		features = 0;	/* pre-6.5 kernels: nothing beyond the basics */
-	if ((dev->flags_req & ~features) & ~(UBLK_F_CMD_IOCTL_ENCODE)) {
+	if ((dev->conf.flags_req & ~features) & ~(UBLK_F_CMD_IOCTL_ENCODE)) {
 		char buf[256];
 
 		ublkfw_err(dev, "this kernel lacks the requested feature(s) %s",
-			   ublkfw_flags_str(dev->flags_req & ~features, buf, sizeof(buf)));
+			   ublkfw_flags_str(dev->conf.flags_req & ~features, buf, sizeof(buf)));
 		return -EOPNOTSUPP;
 	}
 
 	memset(info, 0, sizeof(*info));
-	info->dev_id = dev->req_id < 0 ? (uint32_t)-1 : (uint32_t)dev->req_id;
-	info->nr_hw_queues = dev->nr_queues;
-	info->queue_depth = dev->depth;
-	info->max_io_buf_bytes = dev->max_io;
-	info->flags = dev->flags_req | UBLK_F_CMD_IOCTL_ENCODE;
+	info->dev_id = dev->conf.req_id < 0 ? (uint32_t)-1 : (uint32_t)dev->conf.req_id;
+	info->nr_hw_queues = dev->conf.nr_queues;
+	info->queue_depth = dev->conf.depth;
+	info->max_io_buf_bytes = dev->conf.max_io;
+	info->flags = dev->conf.flags_req | UBLK_F_CMD_IOCTL_ENCODE;
 	ret = ublkfw_ctrl_add_dev(&dev->ctrl, info);
 	if (ret < 0) {
 		if (ret == -EEXIST)
 			ublkfw_err(dev, "device id %d is already in use: choose another -n ID or omit -n",
-				   dev->req_id);
+				   dev->conf.req_id);
 		else
 			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
 		return ret;
 	}
 	dev->id = info->dev_id;
 	dev->added = true;
-	ublkfw_dev_notify(dev, "added");
-	ublkfw_dev_open_log(dev);
+	ublkfw_daemon_notify(dev, "added");
+	ublkfw_daemon_open_log(dev);
 
 	/* Read back what the kernel kept: it drops flags it does not know
 	 * and may lower the queue count or the buffer size. */
@@ -266,16 +280,16 @@ static int add_device(struct ublkfw_dev *dev)
 		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
 		return ret;
 	}
-	if ((info->flags & dev->flags_req) != dev->flags_req) {
+	if ((info->flags & dev->conf.flags_req) != dev->conf.flags_req) {
 		char buf[256];
 
 		ublkfw_err(dev, "the kernel dropped requested feature(s) %s at ADD_DEV",
-			   ublkfw_flags_str(dev->flags_req & ~info->flags, buf, sizeof(buf)));
+			   ublkfw_flags_str(dev->conf.flags_req & ~info->flags, buf, sizeof(buf)));
 		return -EOPNOTSUPP;
 	}
-	dev->nr_queues = info->nr_hw_queues;
-	dev->depth = info->queue_depth;
-	dev->max_io = info->max_io_buf_bytes;
+	dev->conf.nr_queues = info->nr_hw_queues;
+	dev->conf.depth = info->queue_depth;
+	dev->conf.max_io = info->max_io_buf_bytes;
 
 	ublkfw_dev_fill_params(dev, &p);
 	ret = ublkfw_ctrl_set_params(&dev->ctrl, dev->id, &p);
@@ -315,17 +329,8 @@ static void teardown(struct ublkfw_dev *dev)
 	ublkfw_shmem_release_all(dev);
 }
 
-int ublkfw_dev_run(struct ublkfw_dev *dev)
+static void main_loop_start(struct ublkfw_dev *dev)
 {
-	int ret;
-
-	ret = ublkfw_ctrl_open(&dev->ctrl);
-	if (ret < 0) {
-		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		goto out;
-	}
-	dev->ctrl_open = true;
-
 	dev->main_loop = ev_default_loop(EVFLAG_NOENV);
 	ev_signal_init(&dev->sigterm_w, sig_cb, SIGTERM);
 	ev_signal_init(&dev->sigint_w, sig_cb, SIGINT);
@@ -334,37 +339,48 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	ev_signal_start(dev->main_loop, &dev->sigterm_w);
 	ev_signal_start(dev->main_loop, &dev->sigint_w);
 	ev_async_start(dev->main_loop, &dev->queue_exit_w);
+}
 
-	ret = add_device(dev);
-	if (ret)
-		goto out;
-	if (dev->info.flags & UBLK_F_SHMEM_ZC) {
-		ret = ublkfw_shmem_table_init(dev);
-		if (ret)
-			goto out;
+static void main_loop_stop(struct ublkfw_dev *dev)
+{
+	if (!dev->main_loop)
+		return;
+	ev_signal_stop(dev->main_loop, &dev->sigterm_w);
+	ev_signal_stop(dev->main_loop, &dev->sigint_w);
+	ev_async_stop(dev->main_loop, &dev->queue_exit_w);
+}
+
+/* The pool table, and --htlb registered before START_DEV so that it is in
+ * place for the first I/O. */
+static int shmem_start(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	if (!(dev->info.flags & UBLK_F_SHMEM_ZC))
+		return 0;
+	ret = ublkfw_shmem_table_init(dev);
+	if (ret || !dev->shm.htlb_pool)
+		return ret;
+	ret = ublkfw_dev_shmem_register(dev, dev->shm.htlb_pool,
+					dev->shm.read_only ? UBLKFW_SHMEM_READ_ONLY : 0);
+	if (ret < 0) {
+		ublkfw_err(dev, "--htlb %s: %s", dev->shm.htlb_path, dev->ctrl.errmsg);
+		return ret;
 	}
-	if (dev->htlb_pool) {
-		/* allowed before START_DEV: the pool is in place for the first I/O */
-		ret = ublkfw_dev_shmem_register(dev, dev->htlb_pool,
-						dev->shmem_ro ? UBLKFW_SHMEM_READ_ONLY : 0);
-		if (ret < 0) {
-			ublkfw_err(dev, "--htlb %s: %s", dev->htlb_path, dev->ctrl.errmsg);
-			goto out;
-		}
-		ublkfw_info(dev, "--htlb %s: registered as buffer %d", dev->htlb_path, ret);
-		dev->htlb_pool = NULL;	/* the pool table owns it now */
-		ret = 0;
-	}
-	ret = open_cdev(dev);
-	if (ret)
-		goto out;
-	ret = start_queues(dev);
-	if (ret)
-		goto out;
-	ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+	ublkfw_info(dev, "--htlb %s: registered as buffer %d", dev->shm.htlb_path, ret);
+	dev->shm.htlb_pool = NULL;	/* the pool table owns it now */
+	return 0;
+}
+
+/* START_DEV, then what a live device offers: sockets, state file, the word
+ * to a waiting parent. */
+static int go_live(struct ublkfw_dev *dev)
+{
+	int ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+
 	if (ret < 0) {
 		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		goto out;
+		return ret;
 	}
 	dev->started = true;
 	ret = ublkfw_sockets_start(dev);
@@ -375,28 +391,47 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	if (ret < 0)
 		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",
 			   ublkfw_run_dir(), strerror(-ret));
-	ret = 0;
-	ublkfw_dev_notify(dev, "ready");
-	ublkfw_dev_detach_stdio(dev);
-	if (dev->foreground) {
+	ublkfw_daemon_notify(dev, "ready");
+	ublkfw_daemon_detach(dev);
+	if (dev->conf.foreground) {
 		printf("/dev/ublkb%d (id %d)\n", dev->id, dev->id);
 		fflush(stdout);
 	}
+	return 0;
+}
 
-	ev_run(dev->main_loop, 0);
-	ret = dev->exit_status ? -EIO : 0;
+int ublkfw_dev_run(struct ublkfw_dev *dev)
+{
+	int ret;
+
+	ret = ublkfw_ctrl_open(&dev->ctrl);
+	if (ret < 0) {
+		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		goto out;
+	}
+	dev->ctrl_open = true;
+	main_loop_start(dev);
+	ret = add_device(dev);
+	if (!ret)
+		ret = shmem_start(dev);
+	if (!ret)
+		ret = open_cdev(dev);
+	if (!ret)
+		ret = start_queues(dev);
+	if (!ret)
+		ret = go_live(dev);
+	if (!ret) {
+		ev_run(dev->main_loop, 0);
+		ret = dev->exit_status ? -EIO : 0;
+	}
 out:
 	teardown(dev);
 	if (ret)
-		ublkfw_dev_notify(dev, "fail");
-	if (dev->log_fd >= 0)
-		close(dev->log_fd);
+		ublkfw_daemon_notify(dev, "fail");
+	if (dev->daemon.log_fd >= 0)
+		close(dev->daemon.log_fd);
 	if (dev->ctrl_open)
 		ublkfw_ctrl_close(&dev->ctrl);
-	if (dev->main_loop) {
-		ev_signal_stop(dev->main_loop, &dev->sigterm_w);
-		ev_signal_stop(dev->main_loop, &dev->sigint_w);
-		ev_async_stop(dev->main_loop, &dev->queue_exit_w);
-	}
+	main_loop_stop(dev);
 	return ret ? 1 : 0;
 }

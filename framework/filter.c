@@ -76,13 +76,13 @@ int ublkfw_stack_push(struct ublkfw_dev *dev, const char *name)
 	struct ublkfw_filter *f;
 
 	if (!ops) {
-		fprintf(stderr, "%s: unknown filter '%s': choose one of ", dev->prog, name);
+		fprintf(stderr, "%s: unknown filter '%s': choose one of ", dev->conf.prog, name);
 		ublkfw_filter_list(stderr);
 		fprintf(stderr, "\n");
 		return -ENOENT;
 	}
 	if (st->nr >= UBLKFW_MAX_FILTERS) {
-		fprintf(stderr, "%s: too many filters at '%s' (at most %d)\n", dev->prog, name,
+		fprintf(stderr, "%s: too many filters at '%s' (at most %d)\n", dev->conf.prog, name,
 			UBLKFW_MAX_FILTERS);
 		return -E2BIG;
 	}

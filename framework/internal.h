@@ -167,13 +167,11 @@ void ublkfw_queue_join(struct ublkfw_queue *q);
 
 /* ---- device (dev.c) ---------------------------------------------------- */
 
-struct ublkfw_dev {
-	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
-	struct ublkfw_stack stack;	/* the filters over the target */
+/* What the command line and the target asked for (options.c, the target's
+ * open()); the kernel may lower queues, depth and max_io at ADD_DEV. */
+struct ublkfw_dev_config {
 	const char *prog;		/* program name for messages */
 	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
-
-	/* configuration (options) */
 	int req_id;			/* -1: let the kernel choose */
 	unsigned int nr_queues;
 	unsigned int depth;
@@ -190,8 +188,44 @@ struct ublkfw_dev {
 	int argc;			/* the command line, for the state file */
 	char **argv;
 	const char *run_dir;
+};
 
-	/* runtime */
+/* Daemon mode (daemon.c). */
+struct ublkfw_dev_daemon {
+	int ready_fd;			/* pipe to the waiting parent, or -1 */
+	bool daemonized;
+	bool detached;			/* stdio now goes to the log file */
+	int log_fd;			/* the log before detaching, or -1 */
+};
+
+/* Shared-memory zero copy (shmem_table.c, sockets.c). */
+struct ublkfw_dev_shmem {
+	const char *htlb_path;		/* --htlb: registered at start */
+	bool read_only;			/* --shmem-ro: register read-only */
+	struct ublkfw_shmem_pool *htlb_pool;
+	_Atomic(struct ublkfw_shmem_pool *) *pools;	/* index -> pool */
+	atomic_int reg_pending;		/* REG_BUFs in flight (lookup waits) */
+	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
+	bool sockets;
+};
+
+/* The queue threads' start-up handshake with the main thread. */
+struct ublkfw_dev_startup {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int nr_ready;
+	int first_queue_error;
+};
+
+struct ublkfw_dev {
+	struct ublkfw_target_ops ops;	/* normalised copy, see ublkfw_target_ops_copy() */
+	struct ublkfw_stack stack;	/* the filters over the target */
+	struct ublkfw_dev_config conf;
+	struct ublkfw_dev_daemon daemon;
+	struct ublkfw_dev_shmem shm;
+	struct ublkfw_dev_startup startup;
+
+	/* runtime (dev.c) */
 	bool target_open;
 	struct ublkfw_ctrl ctrl;
 	bool ctrl_open;
@@ -201,30 +235,11 @@ struct ublkfw_dev {
 	int cdev_fd;
 	struct ublkfw_queue *queues;
 	void *priv;
-	int ready_fd;			/* daemon mode: pipe to the waiting parent */
-	bool daemonized;
-	bool detached;			/* stdio now goes to the log file */
-	int log_fd;			/* the log before detaching, or -1 */
-
-	/* shared-memory zero copy (shmem.c) */
-	const char *htlb_path;		/* --htlb: registered at start */
-	bool shmem_ro;			/* --shmem-ro: register read-only */
-	struct ublkfw_shmem_pool *htlb_pool;
-	_Atomic(struct ublkfw_shmem_pool *) *shm_pools;	/* index -> pool */
-	atomic_int shm_reg_pending;	/* REG_BUFs in flight (lookup waits) */
-	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
-	bool sockets;
-
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;
 	ev_async queue_exit_w;
 	atomic_uint queues_exited;
 	int exit_status;
-
-	pthread_mutex_t lock;		/* queue start-up handshake */
-	pthread_cond_t cond;
-	unsigned int nr_ready;
-	int first_queue_error;
 };
 
 /* Copy a target's or filter's ops (any older struct_size) into a zeroed
@@ -238,22 +253,32 @@ void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops
 /* Everything after option parsing: create, start, serve, tear down.
  * Returns the exit status. */
 int ublkfw_dev_run(struct ublkfw_dev *dev);
-/* Daemon mode (main.c): tell the waiting parent "added", "ready" or "fail";
- * after "ready", send stdio to the device's log file. */
-void ublkfw_dev_notify(struct ublkfw_dev *dev, const char *what);
-void ublkfw_dev_detach_stdio(struct ublkfw_dev *dev);
-void ublkfw_dev_open_log(struct ublkfw_dev *dev);
+/* ---- daemon mode (daemon.c) --------------------------------------------- */
+
+/* Fork.  In the parent: 1, with the exit status for the user in *status
+ * once the child is live or has failed; in the child: 0; -1 on error. */
+int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status);
+/* Child: tell the waiting parent "added", "ready" or "fail". */
+void ublkfw_daemon_notify(struct ublkfw_dev *dev, const char *what);
+/* Child: <run dir>/<id>.log once the id is known. */
+void ublkfw_daemon_open_log(struct ublkfw_dev *dev);
+/* Child, after "ready": stdio to the log file. */
+void ublkfw_daemon_detach(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
 
-/* ---- shared-memory zero copy (shmem.c) -------------------------------- */
+/* ---- shared-memory zero copy (shmem_pool.c, shmem_table.c, sockets.c,
+ *      client.c) ------------------------------------------------------------ */
 
 void ublkfw_shmem_mark_queue_thread(const struct ublkfw_dev *dev);
+int ublkfw_shmem_prepare(struct ublkfw_dev *dev);
 int ublkfw_shmem_table_init(struct ublkfw_dev *dev);
 /* SHMEM_ZC descriptor (iod->addr) -> pointer, or NULL if index or bounds are bad. */
 void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len);
 void ublkfw_shmem_release_all(struct ublkfw_dev *dev);
 int ublkfw_sockets_start(struct ublkfw_dev *dev);
 void ublkfw_sockets_stop(struct ublkfw_dev *dev);
+/* The device's counters as one JSON line (devstats.c). */
+void ublkfw_dev_write_stats(struct ublkfw_dev *dev, FILE *f);
 /* Client: the server's counters as one JSON line ("stats" on <id>.ctl). */
 int ublkfw_client_stats(int dev_id, char *buf, size_t len);
 
@@ -279,6 +304,8 @@ struct ublkfw_state {
 };
 
 const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
+/* "<run dir>/<id>.<ext>": the device's files (json, log, sock, ctl) */
+void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 int ublkfw_state_write(const struct ublkfw_dev *dev);
 int ublkfw_state_read(int id, struct ublkfw_state *st);
 void ublkfw_state_remove(int id);
@@ -291,6 +318,10 @@ void ublkfw_json_str(FILE *f, const char *s);
 
 void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap);
 const char *ublkfw_progname(void);
+/* Call done(arg) every step_us until it says true or timeout_ms passed;
+ * its last answer.  The one sleep-poll loop of the project. */
+bool ublkfw_poll_until(bool (*done)(void *arg), void *arg, unsigned int timeout_ms,
+		       unsigned int step_us);
 /* A device id, 0..UBLKFW_MAX_DEV_ID.  0 or -EINVAL/-ERANGE. */
 int ublkfw_parse_dev_id(const char *s, int *id);
 

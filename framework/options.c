@@ -53,10 +53,10 @@ static void usage_options(FILE *f, const char *title, const char *name,
 
 void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 {
-	if (dev->usage_cmd)
-		fprintf(f, "usage: %s %s", dev->usage_cmd, dev->ops.name);
+	if (dev->conf.usage_cmd)
+		fprintf(f, "usage: %s %s", dev->conf.usage_cmd, dev->ops.name);
 	else
-		fprintf(f, "usage: %s", dev->prog);
+		fprintf(f, "usage: %s", dev->conf.prog);
 	fprintf(f, " [OPTIONS] [--filter NAME [FILTER OPTIONS]]...%s%s%s\n",
 		dev->ops.options ? " [TARGET OPTIONS]" : "",
 		dev->ops.args_usage ? " " : "", dev->ops.args_usage ? dev->ops.args_usage : "");
@@ -90,7 +90,7 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 
 static int bad(const struct ublkfw_dev *dev, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "%s: ", dev->prog);
+	fprintf(stderr, "%s: ", dev->conf.prog);
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n");
 	return -1;
@@ -185,30 +185,30 @@ static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned i
 
 	switch (c) {
 	case 'n':
-		if (ublkfw_parse_dev_id(arg, &dev->req_id))
+		if (ublkfw_parse_dev_id(arg, &dev->conf.req_id))
 			return bad(dev, "invalid device id '%s': use 0..1048575", arg);
 		return 0;
 	case 'q':
 		if (ublkfw_parse_uint(arg, 1, UBLK_MAX_NR_QUEUES, &v))
 			return bad(dev, "invalid queue count '%s': use 1..4096", arg);
-		dev->nr_queues = v;
+		dev->conf.nr_queues = v;
 		return 0;
 	case 'd':
 		if (ublkfw_parse_uint(arg, 1, UBLK_MAX_QUEUE_DEPTH, &v))
 			return bad(dev, "invalid queue depth '%s': use 1..4096", arg);
-		dev->depth = v;
+		dev->conf.depth = v;
 		return 0;
 	case 's':
 		if (ublkfw_parse_size(arg, &v) || v == 0)
 			return bad(dev, "invalid size '%s': use a positive number with an optional K, M, G or T suffix",
 				   arg);
-		dev->size = v;
+		dev->conf.size = v;
 		return 0;
 	case OPT_MAX_IO:
 		if (ublkfw_parse_size(arg, &v) || !ublkfw_is_pow2(v) || v < 4096 ||
 		    v > UBLKFW_MAX_MAX_IO)
 			return bad(dev, "invalid --max-io '%s': use a power of two from 4K to 1M", arg);
-		dev->max_io = v;
+		dev->conf.max_io = v;
 		return 0;
 	case OPT_FILTER:
 		/* stacked by stack_filters(); an abbreviation (--filt) it missed */
@@ -218,16 +218,16 @@ static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned i
 		(*nr_filters)++;
 		return 0;
 	case OPT_FOREGROUND:
-		dev->foreground = true;
+		dev->conf.foreground = true;
 		return 0;
 	case OPT_SHMEM_ZC:
-		dev->flags_req |= UBLK_F_SHMEM_ZC;
+		dev->conf.flags_req |= UBLK_F_SHMEM_ZC;
 		return 0;
 	case OPT_HTLB:
-		dev->htlb_path = arg;
+		dev->shm.htlb_path = arg;
 		return 0;
 	case OPT_SHMEM_RO:
-		dev->shmem_ro = true;
+		dev->shm.read_only = true;
 		return 0;
 	}
 	return bad(dev, "%s", "internal error: unhandled option");
@@ -250,7 +250,7 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 			ublkfw_usage(dev, stdout);
 			return 1;
 		case 'V':
-			printf("%s (ublk-fw) %s\n", dev->prog, UBLKFW_VERSION);
+			printf("%s (ublk-fw) %s\n", dev->conf.prog, UBLKFW_VERSION);
 			return 1;
 		case ':':
 			return bad(dev, "option '%s' needs a value (see --help)", argv[optind - 1]);
@@ -275,8 +275,8 @@ int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 	struct option *longopts;
 	int ret;
 
-	dev->argc = argc;
-	dev->argv = argv;
+	dev->conf.argc = argc;
+	dev->conf.argv = argv;
 	if (stack_filters(dev, argc, argv))
 		return -1;
 	longopts = build_longopts(dev, &lo);
@@ -286,8 +286,8 @@ int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 	free(longopts);
 	if (ret)
 		return ret;
-	if ((dev->htlb_path || dev->shmem_ro) && !(dev->flags_req & UBLK_F_SHMEM_ZC))
-		return bad(dev, "%s needs --shmem-zc", dev->htlb_path ? "--htlb" : "--shmem-ro");
+	if ((dev->shm.htlb_path || dev->shm.read_only) && !(dev->conf.flags_req & UBLK_F_SHMEM_ZC))
+		return bad(dev, "%s needs --shmem-zc", dev->shm.htlb_path ? "--htlb" : "--shmem-ro");
 	for (; optind < argc; optind++)
 		if (ublkfw_stack_config(dev, NULL, argv[optind]))
 			return -1;

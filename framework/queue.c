@@ -371,7 +371,7 @@ static void queue_teardown(struct ublkfw_queue *q)
 
 int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
 {
-	size_t max_io = q->dev->max_io;
+	size_t max_io = q->dev->conf.max_io;
 	unsigned int tag;
 
 	/* slot | the target's io area | each filter's io area, 16-aligned */
@@ -411,7 +411,7 @@ static int queue_setup(struct ublkfw_queue *q)
 		return ret;
 	}
 
-	q->bufs_len = (size_t)q->depth * dev->max_io;
+	q->bufs_len = (size_t)q->depth * dev->conf.max_io;
 	q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
 	if (q->bufs == MAP_FAILED) {
@@ -465,12 +465,12 @@ static void queue_report(struct ublkfw_queue *q, int ret)
 {
 	struct ublkfw_dev *dev = q->dev;
 
-	pthread_mutex_lock(&dev->lock);
-	if (ret && !dev->first_queue_error)
-		dev->first_queue_error = ret;
-	dev->nr_ready++;
-	pthread_cond_broadcast(&dev->cond);
-	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_lock(&dev->startup.lock);
+	if (ret && !dev->startup.first_queue_error)
+		dev->startup.first_queue_error = ret;
+	dev->startup.nr_ready++;
+	pthread_cond_broadcast(&dev->startup.cond);
+	pthread_mutex_unlock(&dev->startup.lock);
 }
 
 static void *queue_thread(void *arg)

@@ -26,6 +26,11 @@ const char *ublkfw_run_dir(void)
 	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
 }
 
+void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
+}
+
 void ublkfw_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -94,19 +99,19 @@ int ublkfw_state_write(const struct ublkfw_dev *dev)
 	if (!f)
 		return -errno;
 	/* The options after the program name; the target is recorded apart. */
-	join_args(args, sizeof(args), dev->argc - 1, dev->argv + 1);
+	join_args(args, sizeof(args), dev->conf.argc - 1, dev->conf.argv + 1);
 	fprintf(f, "{\n  \"id\": %d,\n  \"pid\": %d,\n  \"target\": ", dev->id, (int)getpid());
 	ublkfw_json_str(f, dev->ops.name);
 	fprintf(f, ",\n  \"flags\": %llu,\n  \"flag_names\": ",
 		(unsigned long long)dev->info.flags);
 	ublkfw_json_str(f, ublkfw_flags_str(dev->info.flags, flags, sizeof(flags)));
 	fprintf(f, ",\n  \"queues\": %u,\n  \"depth\": %u,\n  \"size\": %llu,\n  \"args\": ",
-		dev->nr_queues, dev->depth, (unsigned long long)dev->size);
+		dev->conf.nr_queues, dev->conf.depth, (unsigned long long)dev->conf.size);
 	ublkfw_json_str(f, args);
 	fprintf(f, ",\n  \"argv\": [");
-	for (int i = 1; i < dev->argc; i++) {
+	for (int i = 1; i < dev->conf.argc; i++) {
 		fprintf(f, "%s", i > 1 ? ", " : "");
-		ublkfw_json_str(f, dev->argv[i]);
+		ublkfw_json_str(f, dev->conf.argv[i]);
 	}
 	fprintf(f, "]\n}\n");
 	if (fflush(f) || ferror(f))

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -75,6 +76,19 @@ int ublkfw_parse_dev_id(const char *s, int *id)
 	return ret;
 }
 
+bool ublkfw_poll_until(bool (*done)(void *arg), void *arg, unsigned int timeout_ms,
+		       unsigned int step_us)
+{
+	struct timespec step = { step_us / 1000000, (long)(step_us % 1000000) * 1000 };
+
+	for (uint64_t waited_us = 0; !done(arg); waited_us += step_us) {
+		if (waited_us >= (uint64_t)timeout_ms * 1000)
+			return done(arg);
+		nanosleep(&step, NULL);
+	}
+	return true;
+}
+
 const char *ublkfw_progname(void)
 {
 	return program_invocation_short_name;
@@ -92,18 +106,18 @@ void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_lis
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (dev && dev->ops.name)
 		snprintf(line, sizeof(line), "%s: %s: %s\n",
-			 dev->prog ? dev->prog : ublkfw_progname(), dev->ops.name, msg);
+			 dev->conf.prog ? dev->conf.prog : ublkfw_progname(), dev->ops.name, msg);
 	else
 		snprintf(line, sizeof(line), "%s: %s\n", ublkfw_progname(), msg);
 	/* A daemon starting up: everything to its log, errors also to the
 	 * user waiting in `add`.  Otherwise (foreground, or detached with
 	 * stderr on the log): stderr, errors marked for grep. */
-	if (dev && dev->log_fd >= 0) {
-		if (write(dev->log_fd, line, strlen(line)) < 0 && !err)
+	if (dev && dev->daemon.log_fd >= 0) {
+		if (write(dev->daemon.log_fd, line, strlen(line)) < 0 && !err)
 			return;
 		if (!err)
 			return;
-	} else if (dev && err && dev->detached) {
+	} else if (dev && err && dev->daemon.detached) {
 		fprintf(stderr, "error: ");
 	}
 	fputs(line, stderr);

@@ -52,6 +52,19 @@ struct backing_queue {
 
 /* ---- configuration and opening ------------------------------------------- */
 
+struct backing *backing_of(struct ublkfw_dev *dev, unsigned int min_legs, unsigned int max_legs,
+			   uint64_t chunk)
+{
+	struct backing *b = ublkfw_dev_priv(dev);
+
+	if (!b->max_legs) {
+		b->min_legs = min_legs;
+		b->max_legs = max_legs;
+		b->chunk = chunk;
+	}
+	return b;
+}
+
 int backing_config(struct ublkfw_dev *dev, struct backing *b, const char *key,
 		   const char *value)
 {

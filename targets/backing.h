@@ -5,9 +5,10 @@
  * request onto them (linearly, or RAID-0 in chunks), and doing the I/O
  * asynchronously on the queue's io_uring ring with registered files.
  *
- * A target that uses it keeps a struct backing as its device private data
- * (ublkfw_dev_set_priv) and either plugs the backing_target_* callbacks into
- * its ops directly (loop, stripe) or calls backing_queue_io() itself (fault).
+ * A target that uses it has a struct backing as its device private area
+ * (.dev_priv_size = sizeof(struct backing), see backing_of()) and plugs the
+ * backing_target_* callbacks into its ops (loop, stripe), or calls
+ * backing_queue_io() itself.
  */
 #ifndef UBLKFW_BACKING_H
 #define UBLKFW_BACKING_H
@@ -42,6 +43,13 @@ struct backing {
 	uint32_t block_size;		/* --block-size, 0: from the backing */
 	enum backing_io_mode io_mode;	/* --io */
 };
+
+/*
+ * The device's struct backing: the target's dev_priv_size area (zeroed by
+ * the framework), given the target's limits on first use.
+ */
+struct backing *backing_of(struct ublkfw_dev *dev, unsigned int min_legs, unsigned int max_legs,
+			   uint64_t chunk);
 
 /* Per queue: registered file indexes and the request parts in flight. */
 struct backing_queue;

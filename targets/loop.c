@@ -13,8 +13,6 @@
 #include "backing.h"
 #include "targets.h"
 
-static struct backing loop = { .min_legs = 1, .max_legs = 1 };
-
 static const struct ublkfw_option loop_options[] = {
 	BACKING_OPTIONS,
 	{ NULL, NULL, NULL },
@@ -22,13 +20,12 @@ static const struct ublkfw_option loop_options[] = {
 
 static int loop_config(struct ublkfw_dev *dev, const char *key, const char *value)
 {
-	return backing_config(dev, &loop, key, value) ? -EINVAL : 0;
+	return backing_config(dev, backing_of(dev, 1, 1, 0), key, value) ? -EINVAL : 0;
 }
 
 static int loop_open(struct ublkfw_dev *dev)
 {
-	ublkfw_dev_set_priv(dev, &loop);
-	return backing_open(dev, &loop);
+	return backing_open(dev, backing_of(dev, 1, 1, 0));
 }
 
 const struct ublkfw_target_ops ublkfw_target_loop = {
@@ -37,6 +34,7 @@ const struct ublkfw_target_ops ublkfw_target_loop = {
 	.description = "a regular file or block device (async io_uring, O_DIRECT)",
 	.options = loop_options,
 	.args_usage = "FILE",
+	.dev_priv_size = sizeof(struct backing),
 	.config = loop_config,
 	.open = loop_open,
 	.close = backing_target_close,

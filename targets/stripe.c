@@ -13,7 +13,12 @@
 #include "backing.h"
 #include "targets.h"
 
-static struct backing stripe = { .min_legs = 2, .max_legs = BACKING_MAX_LEGS, .chunk = 64 << 10 };
+#define STRIPE_DEFAULT_CHUNK	(64 << 10)
+
+static struct backing *stripe_of(struct ublkfw_dev *dev)
+{
+	return backing_of(dev, 2, BACKING_MAX_LEGS, STRIPE_DEFAULT_CHUNK);
+}
 
 static const struct ublkfw_option stripe_options[] = {
 	{ "chunk-size", "BYTES", "stripe chunk, a multiple of the block size (default 64K)" },
@@ -30,16 +35,15 @@ static int stripe_config(struct ublkfw_dev *dev, const char *key, const char *va
 			ublkfw_err(dev, "invalid --chunk-size '%s': use 512 bytes to 64M", value);
 			return -EINVAL;
 		}
-		stripe.chunk = v;
+		stripe_of(dev)->chunk = v;
 		return 0;
 	}
-	return backing_config(dev, &stripe, key, value) ? -EINVAL : 0;
+	return backing_config(dev, stripe_of(dev), key, value) ? -EINVAL : 0;
 }
 
 static int stripe_open(struct ublkfw_dev *dev)
 {
-	ublkfw_dev_set_priv(dev, &stripe);
-	return backing_open(dev, &stripe);
+	return backing_open(dev, stripe_of(dev));
 }
 
 const struct ublkfw_target_ops ublkfw_target_stripe = {
@@ -48,6 +52,7 @@ const struct ublkfw_target_ops ublkfw_target_stripe = {
 	.description = "RAID-0 over 2..16 files or block devices (--chunk-size)",
 	.options = stripe_options,
 	.args_usage = "FILE FILE...",
+	.dev_priv_size = sizeof(struct backing),
 	.config = stripe_config,
 	.open = stripe_open,
 	.close = backing_target_close,

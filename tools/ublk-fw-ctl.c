@@ -171,6 +171,21 @@ static bool pid_serves(pid_t pid, int id)
 
 /* ---- del ------------------------------------------------------------------ */
 
+struct server_gone {
+	struct ublkfw_ctrl *c;
+	int id;
+	pid_t pid;
+};
+
+/* The device is gone, or its server is. */
+static bool server_gone(void *arg)
+{
+	struct server_gone *g = arg;
+	struct ublksrv_ctrl_dev_info info;
+
+	return ublkfw_ctrl_get_info(g->c, g->id, &info) == -ENODEV || !pid_serves(g->pid, g->id);
+}
+
 static int del_one(struct ublkfw_ctrl *c, int id)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -197,21 +212,14 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		/* A live server: let it stop, drain and delete its own device.
 		 * One that has not let go of /dev/ublkcN after 30 s is killed:
 		 * DEL_DEV below would otherwise wait for it forever. */
-		int sig = SIGTERM;
+		struct server_gone g = { c, id, pid };
 
-		for (int ms = 0; ; ms += 20) {
-			if (ms == 0 || ms == 30000) {
-				if (ms)
-					fprintf(stderr, PROG ": del: server %d did not stop in 30 s: killing it\n",
-						(int)pid);
-				kill(pid, sig);
-				sig = SIGKILL;
-			}
-			if (ublkfw_ctrl_get_info(c, id, &info) == -ENODEV || !pid_serves(pid, id))
-				break;
-			if (ms > 40000)
-				break;
-			nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+		kill(pid, SIGTERM);
+		if (!ublkfw_poll_until(server_gone, &g, 30000, 20000)) {
+			fprintf(stderr, PROG ": del: server %d did not stop in 30 s: killing it\n",
+				(int)pid);
+			kill(pid, SIGKILL);
+			ublkfw_poll_until(server_gone, &g, 10000, 20000);
 		}
 	}
 	/* A dead (or stubborn) server: do it ourselves. */

@@ -37,7 +37,7 @@ static const struct ublkfw_target_ops fake_ops = {
 static void setup(void)
 {
 	ublkfw_dev_init(&dev, &fake_ops, "unit");
-	dev.max_io = MAX_IO;
+	dev.conf.max_io = MAX_IO;
 	memset(&q, 0, sizeof(q));
 	q.dev = &dev;
 	q.depth = DEPTH;
@@ -188,7 +188,7 @@ Test(dispatch, zero_copy_descriptor_gives_a_pointer_into_the_pool)
 	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
 	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
 	base = ublkfw_shmem_pool_base(pool);
-	atomic_store(&dev.shm_pools[3], pool);
+	atomic_store(&dev.shm.pools[3], pool);
 
 	descs[1].op_flags = UBLK_IO_OP_WRITE | UBLK_IO_F_SHMEM_ZC;
 	descs[1].nr_sectors = 8;
@@ -218,7 +218,7 @@ Test(dispatch, bad_zero_copy_descriptor_fails_with_eio_never_reaches_target)
 
 	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
 	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
-	atomic_store(&dev.shm_pools[0], pool);
+	atomic_store(&dev.shm.pools[0], pool);
 
 	descs[2].op_flags = UBLK_IO_OP_READ | UBLK_IO_F_SHMEM_ZC;
 	descs[2].nr_sectors = 16;

@@ -152,7 +152,7 @@ static void setup(void)
 {
 	register_once();
 	ublkfw_dev_init(&dev, &target, "unit");
-	dev.max_io = MAX_IO;
+	dev.conf.max_io = MAX_IO;
 	memset(&q, 0, sizeof(q));
 	q.dev = &dev;
 	q.depth = DEPTH;

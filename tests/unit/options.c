@@ -59,24 +59,24 @@ static int parse(int argc, char **argv)
 Test(options, defaults)
 {
 	cr_assert_eq(parse(1, (char *[]){ "prog", NULL }), 0);
-	cr_expect_eq(dev.req_id, -1);
-	cr_expect_eq(dev.nr_queues, 1);
-	cr_expect_eq(dev.depth, 128);
-	cr_expect_eq(dev.max_io, 512 << 10);
-	cr_expect_eq(dev.size, 0);
-	cr_expect_not(dev.foreground);
+	cr_expect_eq(dev.conf.req_id, -1);
+	cr_expect_eq(dev.conf.nr_queues, 1);
+	cr_expect_eq(dev.conf.depth, 128);
+	cr_expect_eq(dev.conf.max_io, 512 << 10);
+	cr_expect_eq(dev.conf.size, 0);
+	cr_expect_not(dev.conf.foreground);
 }
 
 Test(options, standard_options)
 {
 	cr_assert_eq(PARSE("-n", "7", "-q", "2", "-d", "64", "-s", "2G", "--max-io", "1M",
 			   "--foreground"), 0);
-	cr_expect_eq(dev.req_id, 7);
-	cr_expect_eq(dev.nr_queues, 2);
-	cr_expect_eq(dev.depth, 64);
-	cr_expect_eq(dev.size, 2ULL << 30);
-	cr_expect_eq(dev.max_io, 1 << 20);
-	cr_expect(dev.foreground);
+	cr_expect_eq(dev.conf.req_id, 7);
+	cr_expect_eq(dev.conf.nr_queues, 2);
+	cr_expect_eq(dev.conf.depth, 64);
+	cr_expect_eq(dev.conf.size, 2ULL << 30);
+	cr_expect_eq(dev.conf.max_io, 1 << 20);
+	cr_expect(dev.conf.foreground);
 	cr_expect_eq(ncalls, 0);
 }
 
@@ -89,7 +89,7 @@ Test(options, target_options_and_arguments_in_order, .init = cr_redirect_stderr)
 	/* positional arguments come after the options (getopt permutes) */
 	cr_expect_str_eq(calls[2], "(arg)=a.img");
 	cr_expect_str_eq(calls[3], "(arg)=b.img");
-	cr_expect_eq(dev.nr_queues, 2);
+	cr_expect_eq(dev.conf.nr_queues, 2);
 }
 
 Test(options, bad_values_are_refused, .init = cr_redirect_stderr)

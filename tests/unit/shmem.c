@@ -67,7 +67,7 @@ Test(shmem, zero_copy_descriptor_lookup_checks_index_and_bounds)
 	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
 	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
 	base = ublkfw_shmem_pool_base(pool);
-	atomic_store(&dev.shm_pools[7], pool);
+	atomic_store(&dev.shm.pools[7], pool);
 
 	cr_expect_eq(ublkfw_shmem_lookup(&dev, (7ULL << 32) | 8192, 4096), base + 8192);
 	cr_expect_eq(ublkfw_shmem_lookup(&dev, (7ULL << 32) | ((1 << 20) - 4096), 4096),
@@ -78,7 +78,7 @@ Test(shmem, zero_copy_descriptor_lookup_checks_index_and_bounds)
 	cr_expect_null(ublkfw_shmem_lookup(&dev, (1ULL << 48) | (7ULL << 32), 4096),
 		       "bits 48..63 must be zero");
 	ublkfw_shmem_release_all(&dev);
-	cr_expect_null(dev.shm_pools);
+	cr_expect_null(dev.shm.pools);
 }
 
 Test(shmem, unregister_refused_on_the_device_queue_thread)
@@ -103,8 +103,8 @@ static void *late_store(void *arg)
 {
 	(void)arg;
 	usleep(5000);	/* REG_BUF has returned; the table is written a bit later */
-	atomic_store(&race_dev.shm_pools[2], race_pool);
-	atomic_fetch_sub(&race_dev.shm_reg_pending, 1);
+	atomic_store(&race_dev.shm.pools[2], race_pool);
+	atomic_fetch_sub(&race_dev.shm.reg_pending, 1);
 	return NULL;
 }
 
@@ -116,7 +116,7 @@ Test(shmem, lookup_waits_for_a_registration_in_flight)
 	memset(&race_dev, 0, sizeof(race_dev));
 	cr_assert_eq(ublkfw_shmem_table_init(&race_dev), 0);
 	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &race_pool), 0);
-	atomic_store(&race_dev.shm_reg_pending, 1);
+	atomic_store(&race_dev.shm.reg_pending, 1);
 	cr_assert_eq(pthread_create(&t, NULL, late_store, NULL), 0);
 	p = ublkfw_shmem_lookup(&race_dev, (2ULL << 32) | 4096, 4096);
 	pthread_join(t, NULL);

@@ -35,8 +35,8 @@ Test(state, write_then_read_round_trip, .init = setup, .fini = teardown)
 	ublkfw_dev_init(&dev, ublkfw_find_target("null"), "unit");
 	dev.id = 5;
 	dev.info.flags = UBLK_F_CMD_IOCTL_ENCODE;
-	dev.argc = 5;
-	dev.argv = argv;
+	dev.conf.argc = 5;
+	dev.conf.argv = argv;
 	cr_assert_eq(ublkfw_state_write(&dev), 0);
 
 	cr_assert_eq(ublkfw_state_read(5, &st), 0);
