@@ -33,7 +33,7 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c 
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
 	targets/stripe.c targets/backing.c targets/backing_map.c
-TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c
+TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-args.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
@@ -185,4 +185,4 @@ distclean: clean
 	rm -rf tests/out
 
 -include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
-	$(RAWNULL).d $(B)/tools/ctl-stats.d
+	$(RAWNULL).d $(TOOL_SRCS:%.c=$(B)/%.d)

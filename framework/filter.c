@@ -23,7 +23,7 @@ static unsigned int nr_registered;
 
 static size_t round16(size_t n)
 {
-	return (n + 15) & ~(size_t)15;
+	return ublkfw_round_up(n, 16);
 }
 
 /* ---- the filters a program may name -------------------------------------- */

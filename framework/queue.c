@@ -44,7 +44,7 @@ bool ublkfw_io_is_zero_copy(const struct ublkfw_io *io)
 
 void *ublkfw_io_priv(struct ublkfw_io *io)
 {
-	return (char *)ublkfw_io_slot(io) + ((sizeof(struct io_slot) + 15) & ~(size_t)15);
+	return (char *)ublkfw_io_slot(io) + ublkfw_round_up(sizeof(struct io_slot), 16);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -375,8 +375,8 @@ int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
 	unsigned int tag;
 
 	/* slot | the target's io area | each filter's io area, 16-aligned */
-	q->slot_stride = ublkfw_stack_layout(q->dev, ((sizeof(struct io_slot) + 15) & ~(size_t)15) +
-					     ((q->dev->ops.io_priv_size + 15) & ~(size_t)15));
+	q->slot_stride = ublkfw_stack_layout(q->dev, ublkfw_round_up(sizeof(struct io_slot), 16) +
+					     ublkfw_round_up(q->dev->ops.io_priv_size, 16));
 	q->slots = calloc(q->depth, q->slot_stride);
 	if (!q->slots)
 		return -ENOMEM;
@@ -395,13 +395,12 @@ static int queue_setup(struct ublkfw_queue *q)
 {
 	struct ublkfw_dev *dev = q->dev;
 	long pg = sysconf(_SC_PAGESIZE);
-	size_t stride = ((UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc)) + pg - 1) &
-			~(size_t)(pg - 1);
+	size_t stride = ublkfw_round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc), pg);
 	struct io_uring_params p;
 	int fds[UBLKFW_NR_FIXED_FILES];
 	int ret;
 
-	q->descs_len = ((q->depth * sizeof(struct ublksrv_io_desc)) + pg - 1) & ~(size_t)(pg - 1);
+	q->descs_len = ublkfw_round_up(q->depth * sizeof(struct ublksrv_io_desc), pg);
 	q->descs = mmap(NULL, q->descs_len, PROT_READ, MAP_SHARED | MAP_POPULATE, dev->cdev_fd,
 			UBLKSRV_CMD_BUF_OFFSET + (off_t)q->id * stride);
 	if (q->descs == MAP_FAILED) {

@@ -341,7 +341,7 @@ static void part_finish(struct bpart *p, int err)
 	if (par->err)
 		ublkfw_io_complete(io, par->err);
 	else
-		ublkfw_io_complete(io, io->op <= UBLKFW_OP_WRITE ? (int)io->len : 0);
+		ublkfw_io_complete_ok(io);
 }
 
 static void part_submit(struct bpart *p);

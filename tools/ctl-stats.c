@@ -191,11 +191,8 @@ int ctl_cmd_stats(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:j", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublkfw_parse_dev_id(optarg, &id)) {
-				fprintf(stderr, PROG ": stats: invalid device id '%s': use 0..%d\n", optarg,
-					UBLKFW_MAX_DEV_ID);
+			if (ctl_parse_id("stats", optarg, &id))
 				return 2;
-			}
 			break;
 		case 'j':
 			json = true;
@@ -216,9 +213,7 @@ int ctl_cmd_stats(int argc, char **argv)
 			count = (long)v;
 			break;
 		default:
-			fprintf(stderr, PROG ": stats: unknown option '%s' (see " PROG " --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ctl_bad_option("stats", argv[optind - 1]);
 		}
 	}
 	if (id < 0 || optind < argc) {

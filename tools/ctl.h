@@ -5,6 +5,11 @@
 
 #define PROG "ublk-fw-ctl"
 
+/* -n ID for subcommand cmd: 0, or -1 after a one-line message (ctl-args.c) */
+int ctl_parse_id(const char *cmd, const char *arg, int *id);
+/* "unknown option" for subcommand cmd; returns the exit status 2 */
+int ctl_bad_option(const char *cmd, const char *arg);
+
 /* ublk-fw-ctl stats (ctl-stats.c) */
 int ctl_cmd_stats(int argc, char **argv);
 

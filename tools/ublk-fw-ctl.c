@@ -257,11 +257,8 @@ static int cmd_del(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublkfw_parse_dev_id(optarg, &id)) {
-				fprintf(stderr, PROG ": del: invalid device id '%s': use 0..%d\n", optarg,
-					UBLKFW_MAX_DEV_ID);
+			if (ctl_parse_id("del", optarg, &id))
 				return 2;
-			}
 			break;
 		case 'a':
 			all = 1;
@@ -269,8 +266,7 @@ static int cmd_del(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			fprintf(stderr, PROG ": del: unknown option '%s'\n", argv[optind - 1]);
-			return 2;
+			return ctl_bad_option("del", argv[optind - 1]);
 		}
 	}
 	if ((id < 0) == !all || optind < argc) {
@@ -399,11 +395,8 @@ static int cmd_list(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublkfw_parse_dev_id(optarg, &id)) {
-				fprintf(stderr, PROG ": list: invalid device id '%s': use 0..%d\n", optarg,
-					UBLKFW_MAX_DEV_ID);
+			if (ctl_parse_id("list", optarg, &id))
 				return 2;
-			}
 			break;
 		case 'j':
 			json = true;
@@ -411,8 +404,7 @@ static int cmd_list(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			fprintf(stderr, PROG ": list: unknown option '%s'\n", argv[optind - 1]);
-			return 2;
+			return ctl_bad_option("list", argv[optind - 1]);
 		}
 	}
 	if (open_ctrl(&c))

@@ -4,17 +4,13 @@
  * real (idle) io_uring ring and hand-written I/O descriptors.  Checks what
  * the target is given and the COMMIT_AND_FETCH SQE its completion produces.
  */
-#include <criterion/criterion.h>
+#include "fake_queue.h"
 
-#include "internal.h"
-
-#define DEPTH	4
-#define MAX_IO	8192
-
-static struct ublkfw_dev dev;
-static struct ublkfw_queue q;
-static struct ublksrv_io_desc descs[DEPTH];
-static char bufs[DEPTH][MAX_IO];
+static struct fake_queue fq;
+#define dev	(fq.dev)
+#define q	(fq.q)
+#define descs	(fq.descs)
+#define bufs	(fq.bufs)
 static struct ublkfw_io *seen[16];
 static int nseen;
 static int complete_with = 1;	/* 1: complete inside queue_io with len/0 */
@@ -36,26 +32,15 @@ static const struct ublkfw_target_ops fake_ops = {
 
 static void setup(void)
 {
-	ublkfw_dev_init(&dev, &fake_ops, "unit");
-	dev.conf.max_io = MAX_IO;
-	memset(&q, 0, sizeof(q));
-	q.dev = &dev;
-	q.depth = DEPTH;
-	q.descs = descs;
-	q.bufs = &bufs[0][0];
-	cr_assert_eq(ublkfw_queue_alloc_slots(&q), 0);
-	cr_assert_eq(io_uring_queue_init(16, &q.ring, 0), 0);
-	q.loop = ev_loop_new(EVFLAG_AUTO);
+	fake_queue_init(&fq, &fake_ops);
+	fake_queue_slots(&fq);
 	nseen = 0;
 	complete_with = 1;
-	memset(descs, 0, sizeof(descs));
 }
 
 static void teardown(void)
 {
-	io_uring_queue_exit(&q.ring);
-	ev_loop_destroy(q.loop);
-	free(q.slots);
+	fake_queue_fini(&fq);
 }
 
 /* The newest SQE queued on the ring, not yet submitted. */

@@ -5,17 +5,12 @@
  * per-layer private areas, a filter that answers a request itself, one that
  * holds a completion, the config chain, and filter registration.
  */
-#include <criterion/criterion.h>
+#include "fake_queue.h"
 
-#include "internal.h"
-
-#define DEPTH	4
-#define MAX_IO	8192
-
-static struct ublkfw_dev dev;
-static struct ublkfw_queue q;
-static struct ublksrv_io_desc descs[DEPTH];
-static char bufs[DEPTH][MAX_IO];
+static struct fake_queue fq;
+#define dev	(fq.dev)
+#define q	(fq.q)
+#define descs	(fq.descs)
 static char trace[256];			/* "A> B> T B< A<" */
 static struct ublkfw_io *held;
 static int target_calls;
@@ -151,16 +146,7 @@ static void register_once(void)
 static void setup(void)
 {
 	register_once();
-	ublkfw_dev_init(&dev, &target, "unit");
-	dev.conf.max_io = MAX_IO;
-	memset(&q, 0, sizeof(q));
-	q.dev = &dev;
-	q.depth = DEPTH;
-	q.descs = descs;
-	q.bufs = &bufs[0][0];
-	cr_assert_eq(io_uring_queue_init(16, &q.ring, 0), 0);
-	q.loop = ev_loop_new(EVFLAG_AUTO);
-	memset(descs, 0, sizeof(descs));
+	fake_queue_init(&fq, &target);
 	trace[0] = target_keys[0] = '\0';
 	held = NULL;
 	target_calls = 0;
@@ -168,17 +154,14 @@ static void setup(void)
 
 static void teardown(void)
 {
-	io_uring_queue_exit(&q.ring);
-	ev_loop_destroy(q.loop);
-	free(q.slots);
-	ublkfw_stack_free(&dev);
+	fake_queue_fini(&fq);
 }
 
 static void stack(const char *const *names)
 {
 	for (; *names; names++)
 		cr_assert_eq(ublkfw_stack_push(&dev, *names), 0, "push %s", *names);
-	cr_assert_eq(ublkfw_queue_alloc_slots(&q), 0);
+	fake_queue_slots(&fq);
 	cr_assert_eq(ublkfw_stack_queue_init(&q), 0);
 }
 

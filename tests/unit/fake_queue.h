@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fake_queue.h - a queue without a kernel for the unit tests of the data
+ * path: a real (idle) io_uring ring, a libev loop and hand-written I/O
+ * descriptors.  fake_queue_slots() allocates the per-tag slots, after the
+ * test has stacked any filters.
+ */
+#ifndef UBLKFW_FAKE_QUEUE_H
+#define UBLKFW_FAKE_QUEUE_H
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+
+#define FAKE_DEPTH	4
+#define FAKE_MAX_IO	8192
+
+struct fake_queue {
+	struct ublkfw_dev dev;
+	struct ublkfw_queue q;
+	struct ublksrv_io_desc descs[FAKE_DEPTH];
+	char bufs[FAKE_DEPTH][FAKE_MAX_IO];
+};
+
+static inline void fake_queue_init(struct fake_queue *f, const struct ublkfw_target_ops *ops)
+{
+	ublkfw_dev_init(&f->dev, ops, "unit");
+	f->dev.conf.max_io = FAKE_MAX_IO;
+	memset(&f->q, 0, sizeof(f->q));
+	memset(f->descs, 0, sizeof(f->descs));
+	f->q.dev = &f->dev;
+	f->q.depth = FAKE_DEPTH;
+	f->q.descs = f->descs;
+	f->q.bufs = &f->bufs[0][0];
+	cr_assert_eq(io_uring_queue_init(16, &f->q.ring, 0), 0);
+	f->q.loop = ev_loop_new(EVFLAG_AUTO);
+}
+
+static inline void fake_queue_slots(struct fake_queue *f)
+{
+	cr_assert_eq(ublkfw_queue_alloc_slots(&f->q), 0);
+}
+
+static inline void fake_queue_fini(struct fake_queue *f)
+{
+	io_uring_queue_exit(&f->q.ring);
+	ev_loop_destroy(f->q.loop);
+	free(f->q.slots);
+	ublkfw_stack_free(&f->dev);
+}
+
+#endif
