@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "dev.h"
 
 struct ops_head {
 	uint32_t struct_size;

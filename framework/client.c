@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "shmem.h"
+#include "state.h"
 
 
 static int connect_unix(int id, const char *ext)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "ctrl.h"
 
 static const struct {
 	unsigned int op;

@@ -16,7 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "daemon.h"
+#include "state.h"
 
 /* Parent side of daemon mode: wait for "added N", then "ready N" or "fail". */
 static int wait_for_child(struct ublkfw_dev *dev, pid_t child, int fd)

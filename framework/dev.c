@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dev.h"
+#include "daemon.h"
+#include "shmem.h"
+#include "state.h"
 
 #define QUEUE_DRAIN_MS	30000	/* after STOP_DEV, before queues are told to stop */
 

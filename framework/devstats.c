@@ -5,7 +5,7 @@
  * then each filter's own (filter.c).  Main thread; the queue threads write
  * the counters with relaxed atomics.
  */
-#include "internal.h"
+#include "dev.h"
 
 static void read_stats(struct ublkfw_queue *q, uint64_t v[5])
 {

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "dev.h"
+#include "state.h"
 
 #define MAX_REGISTERED	32
 

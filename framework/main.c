@@ -17,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dev.h"
+#include "options.h"
+#include "shmem.h"
+#include "daemon.h"
 
 int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv)
 {

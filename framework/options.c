@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "options.h"
 
 enum {
 	OPT_FOREGROUND = 0x100,

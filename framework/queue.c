@@ -28,7 +28,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dev.h"
+#include "shmem.h"
 
 #define CQE_BATCH	64
 

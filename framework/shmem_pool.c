@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "shmem.h"
 
 #define ALLOC_BLOCK	4096UL

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "shmem.h"
 
 /* The queue thread of this thread, if any: UNREG_BUF must never run there. */

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "shmem.h"
+#include "state.h"
 
 
 static int listen_unix(const char *path)

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "state.h"
 
 const char *ublkfw_run_dir(void)
 {

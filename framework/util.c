@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dev.h"
 
 int ublkfw_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *val)
 {

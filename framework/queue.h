@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue.h - the queue layer (queue.c): a queue thread, its ring, loop and
+ * per-tag slots.
+ */
+#ifndef UBLKFW_QUEUE_H
+#define UBLKFW_QUEUE_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include "ublkfw.h"
+#include "ublk_uapi.h"
+#include "util.h"
+
+/* ---- queue layer (queue.c) -------------------------------------------- */
+
+enum io_state {
+	IO_FETCHING,	/* a FETCH or COMMIT_AND_FETCH is in the kernel */
+	IO_IN_TARGET,	/* handed to queue_io(), not yet completed */
+	IO_STOPPED,	/* the kernel ended the tag (UBLK_IO_RES_ABORT) */
+};
+
+/* Per-queue counters: written by the queue thread only (relaxed stores),
+ * read by the main thread for the statistics socket. */
+struct ublkfw_stats {
+	_Atomic uint64_t zc_ios, zc_bytes;	/* READ/WRITE served zero-copy */
+	_Atomic uint64_t copy_ios, copy_bytes;	/* READ/WRITE through the copy buffer */
+	_Atomic uint64_t zc_rejected;		/* SHMEM_ZC descriptors we refused */
+};
+
+static inline void ublkfw_stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+struct io_slot {
+	struct ublkfw_io io;		/* public part, first */
+	bool zero_copy;			/* io.data points into a shmem pool */
+	uint8_t layer;			/* the stack's layer holding it (filter.h) */
+	struct ublkfw_uring_op cmd_op;	/* completion of this tag's ublk command */
+	void *buf;			/* per-tag copy buffer */
+	enum io_state state;
+	int remote_result;		/* ublkfw_io_complete_async() */
+	struct io_slot *remote_next;
+};
+
+static inline struct io_slot *ublkfw_io_slot(const struct ublkfw_io *io)
+{
+	return ublkfw_container_of(io, struct io_slot, io);
+}
+
+struct ublkfw_queue {
+	struct ublkfw_dev *dev;
+	unsigned int id;
+	unsigned int depth;
+	pthread_t thread;
+	bool thread_started;
+	cpu_set_t affinity;
+	bool has_affinity;
+
+	struct io_uring ring;
+	bool ring_ok;
+	struct ev_loop *loop;
+	ev_io ring_w;
+	ev_prepare prepare_w;
+	ev_check check_w;
+	ev_async async_w;
+
+	struct ublksrv_io_desc *descs;
+	size_t descs_len;
+	char *bufs;			/* depth * max_io bytes */
+	size_t bufs_len;
+	char *slots;			/* depth * slot_stride bytes */
+	size_t slot_stride;
+
+	unsigned int nr_stopped;	/* tags ended by the kernel */
+	unsigned int target_inflight;	/* target SQEs not yet completed */
+	unsigned int nr_files;		/* fixed-file slots in use */
+	atomic_bool stop_req;		/* main thread asks the loop to end */
+
+	pthread_mutex_t remote_lock;
+	struct io_slot *remote_head;
+
+	void *priv;
+	char *filter_area;		/* the filters' per-queue areas (filter.h) */
+
+	struct ublkfw_stats stats;
+};
+
+/* Test seam: dispatch of one ublk command completion (queue.c). */
+void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int res);
+struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag);
+/* Reap and dispatch every ready CQE (the loop's check watcher). */
+void ublkfw_queue_reap(struct ublkfw_queue *q);
+/* Allocate and initialise the per-tag slots (buffers from q->bufs). */
+int ublkfw_queue_alloc_slots(struct ublkfw_queue *q);
+int ublkfw_queue_start(struct ublkfw_queue *q);	/* spawn the thread, wait for init */
+void ublkfw_queue_request_stop(struct ublkfw_queue *q);
+void ublkfw_queue_join(struct ublkfw_queue *q);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h - limits, defaults and small helpers every layer uses (util.c):
+ * rounding, powers of two, device ids, logging, the one sleep-poll loop.
+ */
+#ifndef UBLKFW_UTIL_H
+#define UBLKFW_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ublkfw.h"
+
+#define UBLKFW_CTRL_DEV		"/dev/ublk-control"
+#define UBLKFW_RUN_DIR_DEFAULT	"/run/ublk-fw"
+#define UBLKFW_DEF_QUEUES	1
+#define UBLKFW_DEF_DEPTH	128
+#define UBLKFW_DEF_MAX_IO	(512U << 10)
+#define UBLKFW_MAX_MAX_IO	(1U << 20)
+#define UBLKFW_NR_FIXED_FILES	16	/* slot 0: /dev/ublkcN; the rest: targets */
+
+#define UBLKFW_MAX_DEV_ID	((1 << 20) - 1)	/* the kernel's MINORMASK */
+
+#define UBLKFW_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static inline bool ublkfw_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* n rounded up to a multiple of align, a power of two */
+static inline size_t ublkfw_round_up(size_t n, size_t align)
+{
+	return (n + align - 1) & ~(align - 1);
+}
+#define ublkfw_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- logging (util.c) -------------------------------------------------- */
+
+void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap);
+const char *ublkfw_progname(void);
+/* Call done(arg) every step_us until it says true or timeout_ms passed;
+ * its last answer.  The one sleep-poll loop of the project. */
+bool ublkfw_poll_until(bool (*done)(void *arg), void *arg, unsigned int timeout_ms,
+		       unsigned int step_us);
+/* A device id, 0..UBLKFW_MAX_DEV_ID.  0 or -EINVAL/-ERANGE. */
+int ublkfw_parse_dev_id(const char *s, int *id);
+
+#endif
