@@ -27,72 +27,84 @@ int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv)
 	return ublkfw_main_cmd(ops, argc, argv, NULL);
 }
 
+/* The device before its command line: ops negotiated, the target's area. */
+static int dev_prepare(struct ublkfw_dev *dev, struct ublkfw_target_ops *copy,
+		       const struct ublkfw_target_ops *ops, const char *prog,
+		       const char *usage_cmd)
+{
+	char err[160];
+
+	if (ublkfw_target_ops_copy(copy, ops, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", ublkfw_progname(), err);
+		return -1;
+	}
+	ublkfw_dev_init(dev, copy, prog);
+	if (strrchr(dev->conf.prog, '/'))
+		dev->conf.prog = strrchr(dev->conf.prog, '/') + 1;
+	dev->conf.usage_cmd = usage_cmd;
+	if (copy->dev_priv_size && !(dev->priv = calloc(1, copy->dev_priv_size))) {
+		fprintf(stderr, "%s: out of memory\n", dev->conf.prog);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything that may refuse, before anything exists in the kernel:
+ * privileges, zero copy, the target and its filters, the size. */
+static int dev_check_and_open(struct ublkfw_dev *dev)
+{
+	if (ublkfw_check_privileges(dev->conf.prog))
+		return -1;
+	/* Zero copy: check the kernel and open the hugetlbfs pool before
+	 * anything is created, so a refusal leaves nothing behind. */
+	if ((dev->conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(dev))
+		return -1;
+	if (ublkfw_stack_open(dev))
+		return -1;
+	dev->target_open = true;
+	if (!dev->conf.size) {
+		ublkfw_err(dev, "no device size: give one with -s SIZE");
+		return -1;
+	}
+	if (dev->conf.size % dev->conf.lbs) {
+		ublkfw_err(dev, "size %llu is not a multiple of the %u-byte logical block size",
+			   (unsigned long long)dev->conf.size, dev->conf.lbs);
+		return -1;
+	}
+	return 0;
+}
+
+static void dev_release(struct ublkfw_dev *dev)
+{
+	if (dev->target_open)
+		ublkfw_stack_close(dev);
+	ublkfw_shmem_pool_destroy(dev->shm.htlb_pool);	/* if never registered */
+	ublkfw_stack_free(dev);
+	if (dev->ops.dev_priv_size)
+		free(dev->priv);
+}
+
 int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,
 		    const char *usage_cmd)
 {
 	struct ublkfw_target_ops copy;
 	struct ublkfw_dev dev;
-	char err[160];
-	int ret;
+	int ret, status;
 
-	if (ublkfw_target_ops_copy(&copy, ops, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", ublkfw_progname(), err);
+	if (dev_prepare(&dev, &copy, ops, argc > 0 ? argv[0] : ublkfw_progname(), usage_cmd))
 		return 1;
-	}
-	ublkfw_dev_init(&dev, &copy, argc > 0 ? argv[0] : ublkfw_progname());
-	if (strrchr(dev.conf.prog, '/'))
-		dev.conf.prog = strrchr(dev.conf.prog, '/') + 1;
-	dev.conf.usage_cmd = usage_cmd;
-	if (copy.dev_priv_size && !(dev.priv = calloc(1, copy.dev_priv_size))) {
-		fprintf(stderr, "%s: out of memory\n", dev.conf.prog);
-		return 1;
-	}
 	ret = ublkfw_parse_args(&dev, argc, argv);
 	if (ret) {
 		ret = ret > 0 ? 0 : 2;
-		goto out;
-	}
-
-	ret = 1;
-	if (ublkfw_check_privileges(dev.conf.prog))
-		goto out;
-	/* Zero copy: check the kernel and open the hugetlbfs pool before
-	 * anything is created, so a refusal leaves nothing behind. */
-	if ((dev.conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(&dev))
-		goto out;
-	if (ublkfw_stack_open(&dev))
-		goto out;
-	dev.target_open = true;
-	if (!dev.conf.size) {
-		ublkfw_err(&dev, "no device size: give one with -s SIZE");
+	} else if (dev_check_and_open(&dev)) {
 		ret = 1;
-		goto out;
-	}
-	if (dev.conf.size % dev.conf.lbs) {
-		ublkfw_err(&dev, "size %llu is not a multiple of the %u-byte logical block size",
-			   (unsigned long long)dev.conf.size, dev.conf.lbs);
-		ret = 1;
-		goto out;
-	}
-
-	if (!dev.conf.foreground) {
-		int status;
-
-		ret = ublkfw_daemon_fork(&dev, &status);
+	} else if (!dev.conf.foreground && (ret = ublkfw_daemon_fork(&dev, &status)) != 0) {
 		if (ret > 0)
 			return status;	/* the parent; the child owns the target now */
-		if (ret < 0) {
-			ret = 1;
-			goto out;
-		}
+		ret = 1;
+	} else {
+		ret = ublkfw_dev_run(&dev);
 	}
-	ret = ublkfw_dev_run(&dev);
-out:
-	if (dev.target_open)
-		ublkfw_stack_close(&dev);
-	ublkfw_shmem_pool_destroy(dev.shm.htlb_pool);	/* if never registered */
-	ublkfw_stack_free(&dev);
-	if (copy.dev_priv_size)
-		free(dev.priv);
+	dev_release(&dev);
 	return ret;
 }
