@@ -74,9 +74,11 @@ $(LIBA): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libublkfw.so.$(SOVERSION) -Wl,--no-undefined $(LDFLAGS) \
-		-o $@ $^ $(LIBS)
+# Exported symbols and their versions: framework/libublkfw.map.
+LIBMAP := framework/libublkfw.map
+$(LIBSO): $(LIB_OBJS) $(LIBMAP)
+	$(CC) -shared -Wl,-soname,libublkfw.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--version-script=$(LIBMAP) $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
 	ln -sf libublkfw.so.$(VERSION) $(B)/libublkfw.so.$(SOVERSION)
 	ln -sf libublkfw.so.$(SOVERSION) $(B)/libublkfw.so
 
