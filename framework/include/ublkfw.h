@@ -60,6 +60,13 @@ extern "C" {
 #define UBLKFW_PRINTF(f, a)
 #endif
 
+/*
+ * The version of the library actually loaded, e.g. "0.1.0": UBLKFW_VERSION of
+ * the header the library was built with, which may differ from the
+ * UBLKFW_VERSION a program was compiled against.  A static string.
+ */
+UBLKFW_API const char *ublkfw_version(void);
+
 struct ublkfw_dev;	/* one ublk device and its server; opaque */
 struct ublkfw_queue;	/* one hardware queue: one thread, loop and ring; opaque */
 
