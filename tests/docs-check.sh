@@ -19,7 +19,8 @@
 # is run with sh -e in a scratch directory holding the programs above (as
 # NAME.c), with STAGE set to the staged install: it must exit 0.
 #
-# One "ok   - ..." or "FAIL - ..." line per check, then
+# Also: `make install` runs ldconfig when DESTDIR is empty, and only then
+# (make -n).  One "ok   - ..." or "FAIL - ..." line per check, then
 # "docs: N passed, M failed"; exits non-zero on any failure.  Needs
 # `make all examples` first.  Run by tests/check.sh.
 set -u
@@ -139,6 +140,18 @@ if [ "$n_blocks" -gt 0 ]; then
 	pass "$n_blocks marked blocks in README.md and docs/*.md"
 else
 	fail "no <!-- docs-check: ... --> block in README.md or docs/*.md"
+fi
+
+# ---- make install and ldconfig -----------------------------------------------
+if "${MAKE:-make}" -s -n install DESTDIR= 2>/dev/null | grep -q '^ldconfig'; then
+	pass "make install (no DESTDIR) runs ldconfig"
+else
+	fail "make install (no DESTDIR) does not run ldconfig"
+fi
+if "${MAKE:-make}" -s -n install DESTDIR="$TMP/destdir" 2>/dev/null | grep -q '^ldconfig'; then
+	fail "make install DESTDIR=... runs ldconfig (it must not touch the host's cache)"
+else
+	pass "make install DESTDIR=... does not run ldconfig"
 fi
 
 finish
