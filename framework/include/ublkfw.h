@@ -80,7 +80,7 @@ enum ublkfw_op {
 	UBLKFW_OP_WRITE		= 1,
 	UBLKFW_OP_FLUSH		= 2,
 	UBLKFW_OP_DISCARD	= 3,
-	UBLKFW_OP_WRITE_SAME	= 4,
+	UBLKFW_OP_WRITE_SAME	= 4,	/* reserved: the kernel never sends it */
 	UBLKFW_OP_WRITE_ZEROES	= 5,
 };
 
