@@ -9,7 +9,8 @@
 #   make bench      benchmarks against kernel baselines and bench/raw-null
 #                   (one guest boot or natively; results in bench/results/)
 #   make bench-smoke the benchmark harness in 1-second mode (run by make check)
-#   make install    DESTDIR=... PREFIX is set by ./configure --prefix
+#   make install    DESTDIR=... PREFIX is set by ./configure --prefix; runs
+#                   ldconfig unless DESTDIR is set
 #   make clean
 
 -include config.mk
@@ -82,9 +83,11 @@ $(LIBA): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libublkfw.so.$(SOVERSION) -Wl,--no-undefined $(LDFLAGS) \
-		-o $@ $^ $(LIBS)
+# Exported symbols and their versions: framework/libublkfw.map.
+LIBMAP := framework/libublkfw.map
+$(LIBSO): $(LIB_OBJS) $(LIBMAP)
+	$(CC) -shared -Wl,-soname,libublkfw.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--version-script=$(LIBMAP) $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
 	ln -sf libublkfw.so.$(VERSION) $(B)/libublkfw.so.$(SOVERSION)
 	ln -sf libublkfw.so.$(SOVERSION) $(B)/libublkfw.so
 
@@ -169,6 +172,11 @@ install: all
 	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 man/ublk-fw-ctl.8 $(DESTDIR)$(MANDIR)/man8/
+# A real install refreshes the dynamic linker's cache (LIBDIR must be one of
+# its directories, /etc/ld.so.conf); a staged one (DESTDIR) leaves it alone.
+ifeq ($(DESTDIR),)
+	ldconfig || echo "make install: ldconfig failed: run it as root before using libublkfw.so"
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libublkfw.a $(DESTDIR)$(LIBDIR)/libublkfw.so* \

@@ -10,6 +10,7 @@
  * docs/writing-a-target.md walks through it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,12 +20,14 @@ struct ramdisk {
 	char *mem;
 	uint64_t size;
 	int fill;
+	bool read_only;
 };
 
 static struct ramdisk rd = { .fill = 0 };
 
 static const struct ublkfw_option ramdisk_options[] = {
-	{ "fill", "BYTE", "what unwritten blocks read as (default 0)" },
+	{ "fill", "BYTE", "what unwritten and discarded blocks read as (default 0)" },
+	{ "read-only", NULL, "a read-only device: the kernel refuses writes" },
 	{ NULL, NULL, NULL },
 };
 
@@ -42,6 +45,10 @@ static int ramdisk_config(struct ublkfw_dev *dev, const char *key, const char *v
 		}
 		ublkfw_err(dev, "invalid --fill '%s': use 0..255", value);
 		return -EINVAL;
+	}
+	if (key && !strcmp(key, "read-only")) {
+		rd.read_only = true;
+		return 0;
 	}
 	ublkfw_err(dev, "unexpected argument '%s'", value);
 	return -EINVAL;
@@ -61,6 +68,13 @@ static int ramdisk_open(struct ublkfw_dev *dev)
 		return -ENOMEM;
 	}
 	memset(rd.mem, rd.fill, rd.size);
+	/* RAM has no volatile cache: no UBLKFW_ATTR_VOLATILE_CACHE, so the
+	 * kernel never sends FLUSH (nor the FUA flag). */
+	if (rd.read_only)
+		ublkfw_dev_set_attrs(dev, UBLKFW_ATTR_READ_ONLY);
+	/* Without these two calls DISCARD and WRITE_ZEROES never arrive. */
+	ublkfw_dev_set_discard(dev, 0, 0);
+	ublkfw_dev_set_write_zeroes(dev, 0);
 	return 0;
 }
 
@@ -74,6 +88,12 @@ static void ramdisk_close(struct ublkfw_dev *dev)
 static void ramdisk_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 {
 	(void)q;
+	if (rd.read_only && io->op != UBLKFW_OP_READ) {
+		/* The kernel refuses writes to a read-only device before they
+		 * get here; a target still does not trust that. */
+		ublkfw_io_complete(io, -EROFS);
+		return;
+	}
 	switch (io->op) {
 	case UBLKFW_OP_READ:
 		memcpy(io->data, rd.mem + io->offset, io->len);
@@ -83,7 +103,12 @@ static void ramdisk_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 		memcpy(rd.mem + io->offset, io->data, io->len);
 		ublkfw_io_complete(io, io->len);
 		break;
-	case UBLKFW_OP_FLUSH:
+	case UBLKFW_OP_DISCARD:		/* reads as never written again */
+		memset(rd.mem + io->offset, rd.fill, io->len);
+		ublkfw_io_complete(io, 0);
+		break;
+	case UBLKFW_OP_WRITE_ZEROES:
+		memset(rd.mem + io->offset, 0, io->len);
 		ublkfw_io_complete(io, 0);
 		break;
 	default:

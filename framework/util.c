@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* util.c - number parsing and logging helpers. */
+/* util.c - the library's version, number parsing and logging helpers. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,11 @@
 #include <unistd.h>
 
 #include "dev.h"
+
+const char *ublkfw_version(void)
+{
+	return UBLKFW_VERSION;
+}
 
 int ublkfw_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *val)
 {

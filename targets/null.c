@@ -1,17 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * null.c - the null target: reads return whatever is in the buffer (zeroes
- * in copy mode), writes are discarded, flush/discard/write-zeroes succeed.
- * The smallest complete ublk-fw target, and the framework's overhead baseline.
+ * null.c - the null target: reads return zeroes, writes are discarded,
+ * flush/discard/write-zeroes succeed.  The smallest complete ublk-fw target,
+ * and the framework's overhead baseline.
+ *
+ * Zeroes, cheaply: a read's data is the tag's copy buffer, which still holds
+ * what the tag's last write brought in.  Each tag remembers in its private
+ * area (ublkfw_io_priv) how many bytes at the start of its buffer a write may
+ * have dirtied since they were last cleared, and a read clears only those,
+ * so a read-only workload clears nothing.  A zero-copy read points into a
+ * client's memory instead and is cleared whole.
  *
  *   ublk-fw-ctl add -t null -s 1G
  */
 #include <errno.h>
+#include <string.h>
 
 #include "ublkfw.h"
 #include "targets.h"
 
 #define NULL_DEFAULT_SIZE	(1ULL << 30)
+
+/* Per tag, kept from one request of the tag to the next (zeroed at start-up). */
+struct null_tag {
+	uint32_t dirty;		/* bytes at the start of the copy buffer that may be non-zero */
+};
 
 static int null_open(struct ublkfw_dev *dev)
 {
@@ -24,10 +37,24 @@ static int null_open(struct ublkfw_dev *dev)
 
 static void null_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 {
+	struct null_tag *t = ublkfw_io_priv(io);
+
 	(void)q;
 	switch (io->op) {
 	case UBLKFW_OP_READ:
+		if (ublkfw_io_is_zero_copy(io)) {
+			memset(io->data, 0, io->len);
+		} else if (t->dirty) {
+			memset(io->data, 0, t->dirty < io->len ? t->dirty : io->len);
+			if (io->len >= t->dirty)
+				t->dirty = 0;
+		}
+		ublkfw_io_complete(io, io->len);
+		break;
 	case UBLKFW_OP_WRITE:
+		/* The kernel copied the data into the tag's buffer. */
+		if (!ublkfw_io_is_zero_copy(io) && io->len > t->dirty)
+			t->dirty = io->len;
 		ublkfw_io_complete(io, io->len);
 		break;
 	case UBLKFW_OP_FLUSH:
@@ -45,6 +72,7 @@ const struct ublkfw_target_ops ublkfw_target_null = {
 	UBLKFW_TARGET_OPS_INIT,
 	.name = "null",
 	.description = "discards writes, reads return zeroes (default size 1G)",
+	.io_priv_size = sizeof(struct null_tag),
 	.open = null_open,
 	.queue_io = null_queue_io,
 };

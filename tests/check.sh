@@ -7,8 +7,12 @@
 #      natively with ublk, else in the qemu guest);
 #   3. the benchmark harness in 1-second mode (make bench-smoke), so it
 #      cannot rot; it times nothing;
-#   4. the manual pages against the header (tests/man-check.sh).
-# Ends with "check: N passed, M failed" summing all four; exits non-zero on
+#   4. the manual pages against the header (tests/man-check.sh);
+#   5. the shared library's exported symbols and their version against the
+#      header (tests/abi-check.sh);
+#   6. the programs and commands printed in README.md and docs/ build and run
+#      (tests/docs-check.sh).
+# Ends with "check: N passed, M failed" summing all steps; exits non-zero on
 # any failure.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -56,6 +60,8 @@ step unit unit
 step integration tests/run-integration.sh
 step bench-smoke "${MAKE:-make}" --no-print-directory bench-smoke
 step man tests/man-check.sh
+step abi tests/abi-check.sh
+step docs tests/docs-check.sh
 
 echo "$summary"
 echo "check: $total_p passed, $total_f failed"

@@ -61,6 +61,13 @@ extern "C" {
 #define UBLKFW_PRINTF(f, a)
 #endif
 
+/*
+ * The version of the library actually loaded, e.g. "0.1.0": UBLKFW_VERSION of
+ * the header the library was built with, which may differ from the
+ * UBLKFW_VERSION a program was compiled against.  A static string.
+ */
+UBLKFW_API const char *ublkfw_version(void);
+
 struct ublkfw_dev;	/* one ublk device and its server; opaque */
 struct ublkfw_queue;	/* one hardware queue: one thread, loop and ring; opaque */
 
@@ -74,7 +81,7 @@ enum ublkfw_op {
 	UBLKFW_OP_WRITE		= 1,
 	UBLKFW_OP_FLUSH		= 2,
 	UBLKFW_OP_DISCARD	= 3,
-	UBLKFW_OP_WRITE_SAME	= 4,
+	UBLKFW_OP_WRITE_SAME	= 4,	/* reserved: the kernel never sends it */
 	UBLKFW_OP_WRITE_ZEROES	= 5,
 };
 

@@ -4,7 +4,9 @@
 # timeout: 600
 #
 # The out-of-tree example target (examples/ramdisk.c), compiled against the
-# installed library through pkg-config by `make examples`, run as a user would.
+# installed library through pkg-config by `make examples`, run as a user would;
+# with it, what docs/writing-a-target.md says of DISCARD, WRITE_ZEROES and
+# read-only devices.
 . "$(dirname "$0")/lib.sh"
 
 EX="$TOP/build/examples/ublk-ramdisk"
@@ -25,9 +27,37 @@ if [ -n "$id" ] && [ -b "/dev/ublkb$id" ]; then
 	fio_ok "example: fio crc32c verify" --name=v --filename=/dev/ublkb$id --rw=randwrite \
 		--bs=8k --iodepth=32 --ioengine=io_uring --direct=1 --size=32M --verify=crc32c \
 		--verify_fatal=1 --do_verify=1
+	# DISCARD and WRITE_ZEROES reach it (ublkfw_dev_set_discard/_set_write_zeroes)
+	check "example: blkdiscard of the first MiB, which then reads as the fill byte" sh -c \
+		"blkdiscard -o 0 -l 1M /dev/ublkb$id &&
+		 [ \$(dd if=/dev/ublkb$id bs=1M count=1 iflag=direct 2>/dev/null | tr -d '\253' | wc -c) = 0 ]"
+	check "example: blkdiscard -z of the second MiB, which then reads as zeroes" sh -c \
+		"blkdiscard -z -o 1M -l 1M /dev/ublkb$id &&
+		 dd if=/dev/ublkb$id bs=1M skip=1 count=1 iflag=direct 2>/dev/null | cmp -n 1048576 - /dev/zero"
 	check "example: ublk-fw-ctl del stops it" "$CTL" del -n "$id"
 	check "example: device gone" wait_gone "$id" 5
 else
 	fail "example: start" "$out"
+fi
+
+# UBLKFW_ATTR_READ_ONLY: the kernel refuses writes from user space (EPERM)
+out=$("$EX" -s 64M --fill 0xab --read-only 2>&1)
+id=$(printf '%s\n' "$out" | sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p')
+if [ -n "$id" ] && [ -b "/dev/ublkb$id" ]; then
+	pass "example --read-only: started /dev/ublkb$id"
+	check "example --read-only: the kernel shows it read-only" \
+		sh -c "[ \$(blockdev --getro /dev/ublkb$id) = 1 ]"
+	check "example --read-only: an O_DIRECT write fails with EPERM" sh -c \
+		"! out=\$(dd if=/dev/zero of=/dev/ublkb$id bs=4k count=1 oflag=direct 2>&1) &&
+		 printf '%s\n' \"\$out\" | grep 'Operation not permitted'"
+	check "example --read-only: a buffered write fails with EPERM" sh -c \
+		"! out=\$(dd if=/dev/zero of=/dev/ublkb$id bs=4k count=1 conv=fsync 2>&1) &&
+		 printf '%s\n' \"\$out\" | grep 'Operation not permitted'"
+	check "example --read-only: blkdiscard fails" sh -c "! blkdiscard /dev/ublkb$id"
+	check "example --read-only: the data is untouched (reads as the fill byte)" sh -c \
+		"[ \$(dd if=/dev/ublkb$id bs=1M count=1 iflag=direct 2>/dev/null | tr -d '\253' | wc -c) = 0 ]"
+	check "example --read-only: del stops it" "$CTL" del -n "$id"
+else
+	fail "example --read-only: start" "$out"
 fi
 t_summary

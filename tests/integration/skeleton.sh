@@ -4,8 +4,8 @@
 # timeout: 900
 #
 # The walking skeleton on a real kernel: null devices of several shapes,
-# fio against them, list/del, signal handling, a SIGKILLed server, and every
-# bad input of `ublk-fw-ctl add`.
+# fio against them, reads returning zeroes after writes, list/del, signal
+# handling, a SIGKILLed server, and every bad input of `ublk-fw-ctl add`.
 . "$(dirname "$0")/lib.sh"
 
 say "kernel $(uname -r); features: $("$CTL" features --json)"
@@ -53,6 +53,39 @@ if id=$(add_dev -t null -s 64M); then
 	"$CTL" del -n "$id" > /dev/null
 else
 	fail "null 64M: add"
+fi
+
+# ---- null: reads return zeroes, whatever the tag's buffer held before ----
+# One queue of depth 1: every request goes through tag 0 and its one copy
+# buffer, so a read after a write sees whatever the write left there unless
+# the target clears it.
+is_zero() {	# is_zero DEV OFFSET-KIB KIB: O_DIRECT read of KIB KiB is all zeroes
+	dd if="$1" of="$OUT/null-read.bin" bs=1K skip="$2" count="$3" iflag=direct 2>&1 &&
+		cmp -n $(($3 * 1024)) "$OUT/null-read.bin" /dev/zero
+}
+if id=$(add_dev -t null -q 1 -d 1 -s 64M); then
+	head -c 65536 /dev/zero | tr '\000' '\253' > "$OUT/null-ab.bin"
+	check "null q=1 d=1: write 64K of 0xab at 0" \
+		dd if="$OUT/null-ab.bin" of=/dev/ublkb$id bs=64K count=1 oflag=direct
+	check "null q=1 d=1: a 4K read after it returns zeroes" is_zero /dev/ublkb$id 1024 4
+	check "null q=1 d=1: a 64K read after that returns zeroes" is_zero /dev/ublkb$id 2048 64
+	check "null q=1 d=1: write 4K of 0xab, then a 512K read returns zeroes" sh -c "
+		dd if='$OUT/null-ab.bin' of=/dev/ublkb$id bs=4K count=1 oflag=direct 2>&1 &&
+		dd if=/dev/ublkb$id of='$OUT/null-read.bin' bs=512K count=1 iflag=direct 2>&1 &&
+		cmp -n 524288 '$OUT/null-read.bin' /dev/zero"
+	"$CTL" del -n "$id" > /dev/null
+else
+	fail "null q=1 d=1: add"
+fi
+if id=$(add_dev -t null -q 2 -d 16 -s 64M); then
+	fio_ok "null q=2 d=16: fio randrw 4k-128k QD16" --name=rw --filename=/dev/ublkb$id \
+		--rw=randrw --bsrange=4k-128k --direct=1 --ioengine=io_uring --iodepth=16 \
+		--size=16M --io_size=64M
+	check "null q=2 d=16: after random writes, 16M read back are zeroes" \
+		sh -c "dd if=/dev/ublkb$id bs=1M count=16 iflag=direct 2>/dev/null | cmp -n 16777216 - /dev/zero"
+	"$CTL" del -n "$id" > /dev/null
+else
+	fail "null q=2 d=16: add"
 fi
 
 # ---- SIGTERM to a foreground server: stop, drain, delete, exit 0 --------
