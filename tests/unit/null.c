@@ -20,7 +20,7 @@ static char bufs[DEPTH][MAX_IO];
 static void setup(void)
 {
 	ublkfw_dev_init(&dev, &ublkfw_target_null, "unit");
-	dev.max_io = MAX_IO;
+	dev.conf.max_io = MAX_IO;
 	memset(&q, 0, sizeof(q));
 	q.dev = &dev;
 	q.depth = DEPTH;
@@ -114,7 +114,7 @@ Test(null, zero_copy_read_is_cleared_whole)
 	cr_assert_eq(ublkfw_shmem_table_init(&dev), 0);
 	cr_assert_eq(ublkfw_shmem_pool_create(1 << 20, 0, &pool), 0);
 	base = ublkfw_shmem_pool_base(pool);
-	atomic_store(&dev.shm_pools[3], pool);
+	atomic_store(&dev.shm.pools[3], pool);
 	memset(base, 0xee, 1 << 20);
 
 	/* A zero-copy write leaves the tag's own buffer as it was... */
