@@ -18,8 +18,7 @@
 #   --append    extra kernel command line arguments
 #   --overlay   make the guest's / writable (tmpfs overlay, discarded)
 #   -i          interactive: the terminal is the guest's serial console
-#   CMD         absolute path, path relative to the current directory (must
-#               not be under the host's /tmp, which the guest hides), or a
+#   CMD         absolute path, path relative to the current directory, or a
 #               command name looked up on the guest's PATH.  Runs with
 #               cwd = the checkout's top directory.
 #
@@ -56,15 +55,23 @@ case $TIMEOUT in *[!0-9]*|"") die "bad timeout '$TIMEOUT'" ;; esac
 
 case $TOP in
 *[[:space:]]*)	die "the checkout path '$TOP' contains white space: the guest cannot take it" ;;
-/tmp|/tmp/*)	die "the checkout is under /tmp, which the guest hides: use another directory" ;;
 esac
 
 # --- the command, as a script in the share ------------------------------
 CMD=$1; shift
 case $CMD in
 */*)	[ -e "$CMD" ] || die "$CMD does not exist"
-	CMD=$(realpath -s "$CMD")
-	case $CMD in /tmp/*) die "$CMD is under /tmp, which the guest hides" ;; esac ;;
+	CMD=$(realpath -s "$CMD") ;;
+esac
+# Host paths the guest must see where init mounts a tmpfs (a clone under
+# /tmp): the checkout, and a command outside it (its directory, and the file
+# itself for when that directory is /tmp).  init keeps those that need it.
+KEEP=$TOP
+case $CMD in
+"$TOP"/*)	;;
+/*)		KEEP="$KEEP
+$(dirname "$CMD")
+$CMD" ;;
 esac
 if [ -z "$NAME" ]; then
 	NAME=$(basename "$CMD"); NAME=${NAME%.*}
@@ -100,6 +107,7 @@ INITRD=$("$HERE/mkinitramfs.sh" $MODDIR | tail -n 1) || die "mkinitramfs.sh fail
 # --- one guest at a time -----------------------------------------------------
 VMDIR=$TOP/tests/out/vm
 mkdir -p "$VMDIR" || die "cannot create $VMDIR"
+VMDIR=$(cd "$VMDIR" && pwd -P)	# the guest mounts the share at this path
 exec 8>"$VMDIR/.lock"
 WAIT=${UBLKFW_VM_WAIT:-60}
 case $WAIT in *[!0-9]*|"") die "bad UBLKFW_VM_WAIT '$WAIT'" ;; esac
@@ -133,6 +141,8 @@ LOG=$SHARE/console.log
 	done
 	echo
 } > "$SHARE/.vm_cmd"
+# shortest first: init restores a directory before the paths inside it
+printf '%s\n' "$KEEP" | awk '{ print length($0), $0 }' | sort -n | cut -d' ' -f2- > "$SHARE/.vm_keep"
 
 # --- boot ------------------------------------------------------------------------
 [ $TTY = 1 ] && ttyvars="VMTTY=1 VMTERM=${TERM:-vt100}" || ttyvars=""
