@@ -145,11 +145,12 @@ probe_file() {
 # qemu_why QRC FILE...: one line saying how a guest that did not get far died
 qemu_why() {
 	local qrc=$1 l; shift
-	first() { cat "$@" 2>/dev/null | grep -m 1 -e "$re"; return 0; }
-	if l=$(re='KVM internal error' first "$@") && [ -n "$l" ]; then :
-	elif l=$(re='Kernel panic' first "$@") && [ -n "$l" ]; then :
+	# first RE FILE...: the first line matching RE (missing files are fine)
+	first() { local re=$1; shift; cat "$@" 2>/dev/null | grep -m 1 -e "$re"; return 0; }
+	if l=$(first 'KVM internal error' "$@") && [ -n "$l" ]; then :
+	elif l=$(first 'Kernel panic' "$@") && [ -n "$l" ]; then :
 	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then l="no sign of life before the timeout"
-	elif l=$(re='^qemu-system' first "$@") && [ -n "$l" ]; then :
+	elif l=$(first '^qemu-system' "$@") && [ -n "$l" ]; then :
 	else l="qemu exited $qrc"
 	fi
 	printf '%s\n' "$l" | tr -d '\r' | sed 's/^\[ *[0-9.]*\] //'
