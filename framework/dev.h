@@ -82,6 +82,7 @@ struct ublkfw_dev {
 	int cdev_fd;
 	struct ublkfw_queue *queues;
 	void *priv;
+	void *priv_area;		/* ops.dev_priv_size bytes, or NULL */
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;
 	ev_async queue_exit_w;

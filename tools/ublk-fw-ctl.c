@@ -25,7 +25,7 @@ static int usage(FILE *f)
 		"                [--filter NAME [FILTER OPTIONS]]... [TARGET OPTIONS]\n"
 		"       " PROG " del -n ID | --all\n"
 		"       " PROG " list [-n ID] [--json]\n"
-		"       " PROG " stats -n ID [--json] [--watch [SECONDS]] [--count N]\n"
+		"       " PROG " stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]\n"
 		"       " PROG " features [--json]\n"
 		"       " PROG " --help | --version\n"
 		"\n"
