@@ -177,7 +177,7 @@ static int json_get_str(const char *doc, const char *key, char *out, size_t len)
 	return 0;
 }
 
-int ublkfw_json_get_num(const char *doc, const char *key, long long *v)
+static int json_get_num(const char *doc, const char *key, long long *v)
 {
 	const char *p = json_find(doc, key);
 	char *end;
@@ -204,10 +204,10 @@ int ublkfw_state_read(int id, struct ublkfw_state *st)
 	fclose(f);
 	doc[n] = '\0';
 	st->id = id;
-	if (ublkfw_json_get_num(doc, "pid", &v))
+	if (json_get_num(doc, "pid", &v))
 		return -EINVAL;
 	st->pid = (pid_t)v;
-	if (!ublkfw_json_get_num(doc, "flags", &v))
+	if (!json_get_num(doc, "flags", &v))
 		st->flags = (uint64_t)v;
 	json_get_str(doc, "target", st->target, sizeof(st->target));
 	json_get_str(doc, "args", st->args, sizeof(st->args));

@@ -25,8 +25,6 @@ void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 int ublkfw_state_write(const struct ublkfw_dev *dev);
 int ublkfw_state_read(int id, struct ublkfw_state *st);
 void ublkfw_state_remove(int id);
-/* The first number of "key": in a flat JSON document. 0 or -ENOENT/-EINVAL. */
-int ublkfw_json_get_num(const char *doc, const char *key, long long *v);
 /* JSON string literal of s (with quotes) on f. */
 void ublkfw_json_str(FILE *f, const char *s);
 
