@@ -390,10 +390,7 @@ static int go_live(struct ublkfw_dev *dev)
 	if (ret < 0)
 		ublkfw_err(dev, "cannot listen on %s/%d.sock and .ctl: %s (no statistics, no client pools)",
 			   ublkfw_run_dir(), dev->id, strerror(-ret));
-	ret = ublkfw_state_write(dev);
-	if (ret < 0)
-		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",
-			   ublkfw_run_dir(), strerror(-ret));
+	ublkfw_state_write(dev);	/* a failure is logged and not fatal */
 	ublkfw_daemon_notify(dev, "ready");
 	ublkfw_daemon_detach(dev);
 	if (dev->conf.foreground) {

@@ -204,10 +204,12 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		fprintf(stderr, PROG ": del: %s\n", c->errmsg);
 		return 1;
 	}
-	if (info.ublksrv_pid > 0)
+	if (info.ublksrv_pid > 0) {
 		pid = info.ublksrv_pid;
-	else if (!ublkfw_state_read(id, &st))
+	} else if (!ublkfw_state_read(id, &st)) {
 		pid = st.pid;
+		ublkfw_state_free(&st);
+	}
 
 	if (pid_serves(pid, id)) {
 		/* A live server: let it stop, drain and delete its own device.
@@ -319,6 +321,14 @@ static void print_flag_array(FILE *f, uint64_t flags)
 	fputc(']', f);
 }
 
+static void print_str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		ublkfw_json_str(f, s);
+	else
+		fputs("null", f);
+}
+
 /* A value of the server's stats object, 0 when absent. */
 static long long stats_num(struct json_object *doc, const char *key)
 {
@@ -387,15 +397,9 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 		       info.queue_depth, info.max_io_buf_bytes, (unsigned long long)info.flags);
 		print_flag_array(stdout, info.flags);
 		printf(", \"pid\": %d, \"target\": ", info.ublksrv_pid);
-		if (have_state)
-			ublkfw_json_str(stdout, st.target);
-		else
-			printf("null");
+		print_str_or_null(stdout, have_state ? st.target : NULL);
 		printf(", \"args\": ");
-		if (have_state)
-			ublkfw_json_str(stdout, st.args);
-		else
-			printf("null");
+		print_str_or_null(stdout, have_state ? st.args : NULL);
 		printf(", \"stats\": %s}", have_stats ? stats : "null");
 	} else {
 		human_size(size, sz, sizeof(sz));
@@ -405,12 +409,14 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 			snprintf(zcs, sizeof(zcs), "%lld/%lld/%lld", stats_num(sdoc, "zc_ios"),
 				 stats_num(sdoc, "copy_ios"), stats_num(sdoc, "zc_rejected"));
 		printf("%-4d %-8s %-8s %-6u %-6u %-8s %-8d %-20s %s\n", id, state, sz,
-		       info.nr_hw_queues, info.queue_depth, have_state ? st.target : "-",
+		       info.nr_hw_queues, info.queue_depth, have_state && st.target ? st.target : "-",
 		       info.ublksrv_pid, zcs, ublkfw_flags_str(info.flags, flags, sizeof(flags)));
 	}
 	if (have_stats)
 		json_object_put(sdoc);
 	free(stats);
+	if (have_state)
+		ublkfw_state_free(&st);
 	return 0;
 }
 
