@@ -308,6 +308,7 @@ static void teardown(struct ublkfw_dev *dev)
 {
 	int ret;
 
+	dev->started = false;	/* no more state file updates (shmem_table.c) */
 	ublkfw_sockets_stop(dev);
 	if (dev->added) {
 		/* STOP_DEV also aborts the FETCHes of a never-started device. */
