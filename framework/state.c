@@ -102,8 +102,8 @@ static bool self_exe(char *buf, size_t len)
 	static const char deleted[] = " (deleted)";
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 
-	if (n <= 0 || buf[0] != '/')
-		return false;
+	if (n <= 0 || (size_t)n >= len - 1 || buf[0] != '/')
+		return false;		/* none, or too long to trust */
 	buf[n] = '\0';
 	/* Replaced (an upgrade) or removed since it started: the path is still
 	 * what starting the server again would run. */
@@ -122,7 +122,8 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 {
 	struct json_object *o = json_object_new_object(), *argv, *filters, *shm, *reg;
 	char flags[512], exe[PATH_MAX];
-	char *args = join_args(dev->conf.argc - 1, dev->conf.argv + 1);
+	int nargs = dev->conf.argc > 1 ? dev->conf.argc - 1 : 0;
+	char *args = join_args(nargs, nargs ? dev->conf.argv + 1 : NULL);
 
 	argv = json_object_new_array();
 	filters = json_object_new_array();
@@ -149,7 +150,7 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	/* The options after the program name; the target is recorded apart. */
 	json_object_object_add(o, "args", json_object_new_string(args));
 	free(args);
-	for (int i = 1; i < dev->conf.argc; i++)
+	for (int i = 1; i <= nargs; i++)
 		json_object_array_add(argv, json_object_new_string(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
 	json_object_object_add(o, "executable", self_exe(exe, sizeof(exe)) ?

@@ -329,6 +329,24 @@ Test(state, run_dir_from_environment, .init = setup, .fini = teardown)
 	cr_expect_str_eq(ublkfw_run_dir(), "/run/ublk-fw");
 }
 
+/* A server started without arguments (or with none recorded). */
+Test(state, no_arguments, .init = setup, .fini = teardown)
+{
+	struct ublkfw_state st;
+	struct ublkfw_dev dev;
+
+	fake_dev(&dev, 12);
+	dev.conf.argc = 0;
+	dev.conf.argv = NULL;
+	cr_assert_eq(ublkfw_state_write(&dev), 0);
+	cr_assert_eq(ublkfw_state_read(12, &st), 0);
+	cr_expect_str_eq(st.args, "");
+	cr_assert_not_null(st.argv);
+	cr_expect_eq(st.argc, 0);
+	cr_expect_null(st.argv[0]);
+	ublkfw_state_free(&st);
+}
+
 Test(state, missing_and_removed, .init = setup, .fini = teardown)
 {
 	struct ublkfw_state st;
