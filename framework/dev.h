@@ -78,7 +78,8 @@ struct ublkfw_dev {
 	bool ctrl_open;
 	struct ublksrv_ctrl_dev_info info;	/* as read back from the kernel */
 	int id;
-	bool added, started;
+	bool added;
+	bool started;			/* from START_DEV to teardown: the state file is kept */
 	int cdev_fd;
 	struct ublkfw_queue *queues;
 	void *priv;

@@ -18,21 +18,19 @@
 #include "internal.h"
 #include "ctl.h"
 
-#define STATS_BUF	(256 << 10)
-
 static const char *const kinds[] = { "read", "write", "flush", "discard", "write_zeroes" };
 #define NR_KINDS	UBLKFW_ARRAY_SIZE(kinds)
 
 /* The "stats" objects of every stats filter of device id, as a new array. */
 static int fetch(int id, struct json_object **out)
 {
-	char *buf = malloc(STATS_BUF);
+	char *buf = malloc(CTL_STATS_BUF);
 	struct json_object *doc, *filters, *arr;
 	int ret;
 
 	if (!buf)
 		return -ENOMEM;
-	ret = ublkfw_client_stats(id, buf, STATS_BUF);
+	ret = ublkfw_client_stats(id, buf, CTL_STATS_BUF);
 	doc = ret ? NULL : json_tokener_parse(buf);
 	free(buf);
 	if (ret)

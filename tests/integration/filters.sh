@@ -143,6 +143,8 @@ with_dev "order stats/error" -t null -s 64M --filter stats --filter error --erro
 	dd if=/dev/ublkb$id of=/dev/null bs=4k count=5 skip=100 iflag=direct 2>/dev/null
 	e=$(stat_of $id read errors)
 	check "order: stats above error sees the failed reads ($e errors)" test "$e" -ge 5
+	check "order: the state file lists the filters top first" \
+		jq -e '.filters == ["stats", "error"]' /run/ublk-fw/$id.json
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "order error/stats" -t null -s 64M --filter error --error-rate 1 --error-op read --filter stats && {
