@@ -20,21 +20,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 HDR=$TOP/framework/include/ublkfw.h
 LIB=${1:-$TOP/build/libublkfw.so}
 VERSION_NODE=UBLKFW_0.1
-T_PASS=0
-T_FAIL=0
-
-pass() { T_PASS=$((T_PASS + 1)); printf 'ok   - %s\n' "$1"; }
-fail() {
-	T_FAIL=$((T_FAIL + 1))
-	printf 'FAIL - %s\n' "$1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/       /'
-	return 0
-}
-finish() {
-	echo "abi: $T_PASS passed, $T_FAIL failed"
-	[ "$T_FAIL" -eq 0 ]
-	exit
-}
+T_NAME=abi
+. "$TOP/tests/report.sh"
 
 TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT

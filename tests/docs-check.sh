@@ -26,21 +26,8 @@
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$TOP" || exit 1
-T_PASS=0
-T_FAIL=0
-
-pass() { T_PASS=$((T_PASS + 1)); printf 'ok   - %s\n' "$1"; }
-fail() {
-	T_FAIL=$((T_FAIL + 1))
-	printf 'FAIL - %s\n' "$1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/       /'
-	return 0
-}
-finish() {
-	echo "docs: $T_PASS passed, $T_FAIL failed"
-	[ "$T_FAIL" -eq 0 ]
-	exit
-}
+T_NAME=docs
+. "$TOP/tests/report.sh"
 
 TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT

@@ -19,21 +19,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 HDR=$TOP/framework/include/ublkfw.h
 MAN=$TOP/man
-T_PASS=0
-T_FAIL=0
-
-pass() { T_PASS=$((T_PASS + 1)); printf 'ok   - %s\n' "$1"; }
-fail() {
-	T_FAIL=$((T_FAIL + 1))
-	printf 'FAIL - %s\n' "$1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/       /'
-	return 0
-}
-finish() {
-	echo "man: $T_PASS passed, $T_FAIL failed"
-	[ "$T_FAIL" -eq 0 ]
-	exit
-}
+T_NAME=man
+. "$TOP/tests/report.sh"
 
 if ! command -v groff >/dev/null 2>&1; then
 	fail "groff is installed (Debian package groff-base; scripts/install-deps.sh test)"

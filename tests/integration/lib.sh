@@ -11,23 +11,12 @@ CTL="$TOP/build/ublk-fw-ctl"
 OUT=${UBLKFW_OUT:-$TOP/tests/out/native}
 mkdir -p "$OUT"
 T_GROUP=$(basename "$0" .sh)
-T_PASS=0
-T_FAIL=0
-T_FAILED=""
+T_NAME=$T_GROUP
+. "$TOP/tests/report.sh"	# pass, fail
 T_LOG="$OUT/$T_GROUP.cmd.log"
 : > "$T_LOG"
 
 say() { printf '%s\n' "$*"; }
-
-pass() { T_PASS=$((T_PASS + 1)); say "ok   - $1"; }
-fail() {
-	T_FAIL=$((T_FAIL + 1))
-	T_FAILED="$T_FAILED
-  $1"
-	say "FAIL - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/       /'
-	return 0
-}
 
 # check NAME CMD... : passes when CMD exits 0; its output is kept in the log
 # and shown on failure.
