@@ -12,8 +12,13 @@
 
 #include "internal.h"
 
+/* A test may define its own before including this file. */
+#ifndef FAKE_DEPTH
 #define FAKE_DEPTH	4
+#endif
+#ifndef FAKE_MAX_IO
 #define FAKE_MAX_IO	8192
+#endif
 
 struct fake_queue {
 	struct ublkfw_dev dev;
@@ -28,6 +33,7 @@ static inline void fake_queue_init(struct fake_queue *f, const struct ublkfw_tar
 	f->dev.conf.max_io = FAKE_MAX_IO;
 	memset(&f->q, 0, sizeof(f->q));
 	memset(f->descs, 0, sizeof(f->descs));
+	memset(f->bufs, 0, sizeof(f->bufs));	/* the framework's start zeroed (mmap) */
 	f->q.dev = &f->dev;
 	f->q.depth = FAKE_DEPTH;
 	f->q.descs = f->descs;

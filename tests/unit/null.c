@@ -4,40 +4,27 @@
  * without a kernel, as in dispatch.c.  The "kernel" here fills a tag's copy
  * buffer for a WRITE itself, as ublk_drv does before it hands the request on.
  */
-#include <criterion/criterion.h>
-
-#include "internal.h"
+#define FAKE_DEPTH	2
+#define MAX_IO		65536
+#define FAKE_MAX_IO	MAX_IO
+#include "fake_queue.h"
 #include "targets.h"
 
-#define DEPTH	2
-#define MAX_IO	65536
-
-static struct ublkfw_dev dev;
-static struct ublkfw_queue q;
-static struct ublksrv_io_desc descs[DEPTH];
-static char bufs[DEPTH][MAX_IO];
+static struct fake_queue fq;
+#define dev	(fq.dev)
+#define q	(fq.q)
+#define descs	(fq.descs)
+#define bufs	(fq.bufs)
 
 static void setup(void)
 {
-	ublkfw_dev_init(&dev, &ublkfw_target_null, "unit");
-	dev.conf.max_io = MAX_IO;
-	memset(&q, 0, sizeof(q));
-	q.dev = &dev;
-	q.depth = DEPTH;
-	q.descs = descs;
-	q.bufs = &bufs[0][0];
-	memset(bufs, 0, sizeof(bufs));	/* the framework's buffers start zeroed (mmap) */
-	cr_assert_eq(ublkfw_queue_alloc_slots(&q), 0);
-	cr_assert_eq(io_uring_queue_init(16, &q.ring, 0), 0);
-	q.loop = ev_loop_new(EVFLAG_AUTO);
-	memset(descs, 0, sizeof(descs));
+	fake_queue_init(&fq, &ublkfw_target_null);
+	fake_queue_slots(&fq);
 }
 
 static void teardown(void)
 {
-	io_uring_queue_exit(&q.ring);
-	ev_loop_destroy(q.loop);
-	free(q.slots);
+	fake_queue_fini(&fq);
 }
 
 TestSuite(null, .init = setup, .fini = teardown);
