@@ -178,6 +178,9 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 		ublkfw_err(dev, "cannot stat %s: %s", leg->path, strerror(err));
 		return -err;
 	}
+	leg->st_dev = st.st_dev;
+	leg->st_ino = st.st_ino;
+	leg->st_rdev = st.st_rdev;
 	if (S_ISBLK(st.st_mode)) {
 		int ss = 512;
 
@@ -205,6 +208,26 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	return 0;
 }
 
+/* Leg i is none of legs 0..i-1, whatever the paths: the same file twice
+ * would put two chunks at one place. */
+static int check_distinct(struct ublkfw_dev *dev, const struct backing *b, unsigned int i)
+{
+	const struct backing_leg *l = &b->legs[i];
+
+	for (unsigned int j = 0; j < i; j++) {
+		const struct backing_leg *o = &b->legs[j];
+
+		if (l->blkdev == o->blkdev &&
+		    (l->blkdev ? l->st_rdev == o->st_rdev :
+				 l->st_dev == o->st_dev && l->st_ino == o->st_ino)) {
+			ublkfw_err(dev, "%s and %s are the same %s: give each backing once",
+				   o->path, l->path, l->blkdev ? "block device" : "file");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int backing_open(struct ublkfw_dev *dev, struct backing *b)
 {
 	uint64_t usable = UINT64_MAX, size;
@@ -221,6 +244,8 @@ int backing_open(struct ublkfw_dev *dev, struct backing *b)
 	}
 	for (i = 0; i < b->nr_legs; i++) {
 		ret = open_leg(dev, b, &b->legs[i]);
+		if (!ret)
+			ret = check_distinct(dev, b, i);
 		if (ret)
 			goto fail;
 		if (b->legs[i].block_size > need)
