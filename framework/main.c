@@ -66,6 +66,11 @@ static int dev_check_and_open(struct ublkfw_dev *dev)
 		ublkfw_err(dev, "no device size: give one with -s SIZE");
 		return -1;
 	}
+	if (dev->conf.size > UBLKFW_MAX_DEV_SIZE) {
+		ublkfw_err(dev, "size %llu is more than the kernel can address: give at most %llu bytes (8 EiB - 512)",
+			   (unsigned long long)dev->conf.size, (unsigned long long)UBLKFW_MAX_DEV_SIZE);
+		return -1;
+	}
 	if (dev->conf.size % dev->conf.lbs) {
 		ublkfw_err(dev, "size %llu is not a multiple of the %u-byte logical block size",
 			   (unsigned long long)dev->conf.size, dev->conf.lbs);

@@ -21,6 +21,8 @@
 #define UBLKFW_NR_FIXED_FILES	16	/* slot 0: /dev/ublkcN; the rest: targets */
 
 #define UBLKFW_MAX_DEV_ID	((1 << 20) - 1)	/* the kernel's MINORMASK */
+/* The largest device: its size in bytes is a loff_t in the kernel. */
+#define UBLKFW_MAX_DEV_SIZE	((uint64_t)INT64_MAX / 512 * 512)
 
 #define UBLKFW_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
