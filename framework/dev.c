@@ -122,12 +122,16 @@ void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p)
 
 /* ---- serving -------------------------------------------------------------- */
 
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
 static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct ublkfw_dev *dev = w->data;
 
 	(void)revents;
-	ublkfw_info(dev, "signal %d: stopping device %d", w->signum, dev->id);
+	if (dev->started)
+		ublkfw_info(dev, "signal %d: stopping device %d", w->signum, dev->id);
+	dev->stop_signal = w->signum;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -336,12 +340,15 @@ static void teardown(struct ublkfw_dev *dev)
 static void main_loop_start(struct ublkfw_dev *dev)
 {
 	dev->main_loop = ev_default_loop(EVFLAG_NOENV);
-	ev_signal_init(&dev->sigterm_w, sig_cb, SIGTERM);
-	ev_signal_init(&dev->sigint_w, sig_cb, SIGINT);
+	/* A closed stdout or socket peer is an error to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(stop_signals); i++) {
+		ev_signal_init(&dev->stop_sig_w[i], sig_cb, stop_signals[i]);
+		dev->stop_sig_w[i].data = dev;
+		ev_signal_start(dev->main_loop, &dev->stop_sig_w[i]);
+	}
 	ev_async_init(&dev->queue_exit_w, queue_exit_cb);
-	dev->sigterm_w.data = dev->sigint_w.data = dev->queue_exit_w.data = dev;
-	ev_signal_start(dev->main_loop, &dev->sigterm_w);
-	ev_signal_start(dev->main_loop, &dev->sigint_w);
+	dev->queue_exit_w.data = dev;
 	ev_async_start(dev->main_loop, &dev->queue_exit_w);
 }
 
@@ -349,8 +356,8 @@ static void main_loop_stop(struct ublkfw_dev *dev)
 {
 	if (!dev->main_loop)
 		return;
-	ev_signal_stop(dev->main_loop, &dev->sigterm_w);
-	ev_signal_stop(dev->main_loop, &dev->sigint_w);
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(stop_signals); i++)
+		ev_signal_stop(dev->main_loop, &dev->stop_sig_w[i]);
 	ev_async_stop(dev->main_loop, &dev->queue_exit_w);
 }
 
@@ -392,6 +399,14 @@ static int go_live(struct ublkfw_dev *dev)
 		ublkfw_err(dev, "cannot listen on %s/%d.sock and .ctl: %s (no statistics, no client pools)",
 			   ublkfw_run_dir(), dev->id, strerror(-ret));
 	ublkfw_state_write(dev);	/* a failure is logged and not fatal */
+	/* A stop signal during start-up: fail it (the caller deletes the
+	 * device) rather than report a device that goes away at once. */
+	ev_run(dev->main_loop, EVRUN_NOWAIT);
+	if (dev->stop_signal) {
+		ublkfw_err(dev, "stopped by signal %d while starting: device %d deleted", dev->stop_signal,
+			   dev->id);
+		return -EINTR;
+	}
 	ublkfw_daemon_notify(dev, "ready");
 	ublkfw_daemon_detach(dev);
 	if (dev->conf.foreground) {

@@ -85,7 +85,8 @@ struct ublkfw_dev {
 	void *priv;
 	void *priv_area;		/* ops.dev_priv_size bytes, or NULL */
 	struct ev_loop *main_loop;
-	ev_signal sigterm_w, sigint_w;
+	ev_signal stop_sig_w[3];	/* SIGTERM, SIGINT, SIGHUP: a clean stop */
+	int stop_signal;		/* the one received, or 0 */
 	ev_async queue_exit_w;
 	atomic_uint queues_exited;
 	int exit_status;
