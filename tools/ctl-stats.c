@@ -121,6 +121,11 @@ static int fetch_first(int id, struct json_object **arr, struct json_object **fi
 			id);
 		return 1;
 	}
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, PROG ": stats: device %d's server did not answer within %d s on %s/%d.ctl (stopped or hung?)\n",
+			id, UBLKFW_CLIENT_TIMEOUT_MS / 1000, ublkfw_run_dir(), id);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, PROG ": stats: device %d: %s\n", id, strerror(-ret));
 		return 1;

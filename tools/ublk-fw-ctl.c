@@ -347,9 +347,14 @@ static bool fetch_stats(int id, char *text, struct json_object **doc)
 {
 	struct json_tokener *tok;
 	struct json_object *zc;
+	int ret;
 
 	*doc = NULL;
-	if (ublkfw_client_stats(id, text, CTL_STATS_BUF))
+	ret = ublkfw_client_stats(id, text, CTL_STATS_BUF);
+	if (ret == -ETIMEDOUT)
+		fprintf(stderr, PROG ": list: device %d's server did not answer within %d s on %s/%d.ctl (stopped or hung?): its stats are not shown\n",
+			id, UBLKFW_CLIENT_TIMEOUT_MS / 1000, ublkfw_run_dir(), id);
+	if (ret)
 		return false;
 	tok = json_tokener_new();
 	if (!tok)

@@ -110,6 +110,70 @@ check "SIGTERM: device deleted" wait_gone 3 5
 check "SIGTERM: state file removed" test ! -e /run/ublk-fw/3.json
 kill "$fio" 2>/dev/null; wait "$fio" 2>/dev/null
 
+# ---- SIGHUP (terminal gone) and SIGPIPE (stdout closed) of a foreground
+# server: a clean stop, and no death ----------------------------------------
+"$CTL" add -t null -n 3 -s 128M --foreground > "$OUT/fg.out" 2>&1 &
+srv=$!
+i=0; while [ ! -b /dev/ublkb3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -HUP "$srv"
+wait "$srv"
+rc=$?
+check "SIGHUP: a clean stop, exit status 0 (was $rc)" test "$rc" = 0
+check "SIGHUP: device deleted" wait_gone 3 5
+# head exits at once: the server's "/dev/ublkb3 (id 3)" meets a closed pipe
+"$CTL" add -t null -n 3 -s 128M --foreground 2> "$OUT/fg.err" | head -c 0 &
+i=0; while [ "$(dev_state 3)" != LIVE ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+check "SIGPIPE: a foreground server whose stdout is closed serves on" sh -c \
+	"[ \"\$('$CTL' list -n 3 --json | jq -r '.[0].state')\" = LIVE ] &&
+	 kill -0 \$('$CTL' list -n 3 --json | jq .[0].pid)"
+check "SIGPIPE: and stops cleanly on del" "$CTL" del -n 3
+wait
+
+# ---- a stopped server: list and stats answer anyway, naming the device -----
+if id=$(add_dev -t null -s 64M --filter stats); then
+	pid=$(server_pid $id)
+	kill -STOP $pid
+	t0=$(date +%s%N)
+	out=$(timeout 30 "$CTL" list -n $id --json 2> "$OUT/stop.err")
+	rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	check "SIGSTOP: list returns ($rc) within the 3 s client timeout (${ms} ms)" test "$rc" = 0 -a "$ms" -lt 8000
+	check "SIGSTOP: list shows the device, without stats" sh -c \
+		"echo '$out' | jq -e '.[0].state == \"LIVE\" and .[0].stats == null'"
+	check "SIGSTOP: and says which device did not answer" \
+		grep -q "device $id's server did not answer within 3 s" "$OUT/stop.err"
+	expect_error "SIGSTOP: stats names the device" "device $id's server did not answer within 3 s" \
+		timeout 30 "$CTL" stats -n $id
+	kill -CONT $pid
+	check "SIGCONT: stats answer again" sh -c "'$CTL' list -n $id --json | jq -e '.[0].stats.zc_ios == 0'"
+	"$CTL" del -n $id > /dev/null
+else
+	fail "SIGSTOP: add"
+fi
+
+# ---- a stop signal during start-up: add fails and leaves nothing ----------
+# ^C in a terminal: SIGINT to add's whole process group, at moments spread
+# over the start-up; either add reported a LIVE device, or there is none.
+bad=0
+for d in 0.05 0.1 0.15 0.2 0.3 0.4 0.5 0.7; do
+	setsid sh -c "exec '$CTL' add -t null -n 4 -s 64M > '$OUT/int.out' 2>&1" &
+	sleep $d
+	pg=$(ps -o pgid= -p $! 2>/dev/null | tr -d ' ')
+	[ -n "$pg" ] && kill -INT -- -"$pg" 2>/dev/null
+	wait $! 2>/dev/null
+	sleep 1
+	st=$(dev_state 4)
+	if grep -q '^/dev/ublkb4 (id 4)$' "$OUT/int.out"; then
+		[ "$st" = LIVE ] || { bad=$((bad + 1)); say "     $d s: add reported /dev/ublkb4, now ${st:-gone}"; }
+	elif [ -n "$st" ] || ls /run/ublk-fw/4.* > /dev/null 2>&1; then
+		bad=$((bad + 1)); say "     $d s: add failed ($(head -1 "$OUT/int.out")), but device ${st:-files} left"
+	fi
+	"$CTL" del -n 4 > /dev/null 2>&1
+	wait_gone 4 5
+done
+check "SIGINT to add's process group at 8 moments of start-up: no half-started device ($bad)" test "$bad" = 0
+
 # ---- SIGTERM to a daemonized server ------------------------------------
 if id=$(add_dev -t null -s 128M); then
 	pid=$(dev_json "$id" | jq .pid)
@@ -152,6 +216,11 @@ expect_error "size 0" "invalid size '0'" "$CTL" add -t null -s 0
 expect_error "size garbage" "invalid size '12X'" "$CTL" add -t null -s 12X
 expect_error "size not a multiple of the block size" "not a multiple of the 512-byte" \
 	"$CTL" add -t null -s 1000
+expect_error "size beyond what the kernel addresses (8 EiB)" "more than the kernel can address: give at most 9223372036854775296 bytes" \
+	"$CTL" add -t null -s 8192P
+expect_error "size 16383P" "more than the kernel can address" "$CTL" add -t null -s 16383P
+expect_error "size 2^64 - 512" "more than the kernel can address" "$CTL" add -t null -s 18446744073709551104
+expect_error "size over 64 bits" "invalid size '16384P'" "$CTL" add -t null -s 16384P
 expect_error "queues 0" "invalid queue count '0'" "$CTL" add -t null -q 0
 expect_error "queues > 4096" "invalid queue count '4097'" "$CTL" add -t null -q 4097
 expect_error "depth 0" "invalid queue depth '0'" "$CTL" add -t null -d 0
@@ -169,6 +238,15 @@ if id=$(add_dev -t null -n 7 -s 64M); then
 	"$CTL" del -n 7 > /dev/null
 else
 	fail "device id taken: first add"
+fi
+# the largest size accepted gives a working device
+if id=$(add_dev -t null -s 8191P); then
+	check "size 8191P: the block device has 8191 PiB" test "$(blockdev --getsize64 /dev/ublkb$id)" = 9222246136947933184
+	check "size 8191P: its last 4K block reads" dd if=/dev/ublkb$id of=/dev/null bs=4k iflag=direct \
+		skip=$((9222246136947933184 / 4096 - 1)) count=1
+	"$CTL" del -n $id > /dev/null
+else
+	fail "size 8191P: add"
 fi
 check "bad input left no device behind" sh -c "[ \$('$CTL' list --json | jq length) = $before ]"
 check "bad input left no state file behind" sh -c "[ -z \"\$(ls /run/ublk-fw/*.json 2>/dev/null)\" ]"
