@@ -54,6 +54,9 @@ struct ublkfw_dev_shmem {
 	atomic_int reg_pending;		/* REG_BUFs in flight (lookup waits) */
 	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
 	bool sockets;
+	struct ublkfw_sock_conn *conns;	/* their open connections (sockets.c) */
+	unsigned int nr_conns;
+	ev_timer accept_pause;		/* out of descriptors: accept again after it */
 };
 
 /* The queue threads' start-up handshake with the main thread. */

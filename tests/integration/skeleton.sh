@@ -152,6 +152,54 @@ else
 	fail "SIGSTOP: add"
 fi
 
+# ---- the server's sockets against other users and floods -----------------
+PEER="python3 $TOP/tests/integration/sock_peer.py"
+cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+if id=$(add_dev -t null -s 64M); then
+	pid=$(server_pid $id); S=/run/ublk-fw/$id
+	check "sockets: .sock and .ctl are mode 0600" sh -c \
+		"[ \$(stat -c %a $S.sock) = 600 ] && [ \$(stat -c %a $S.ctl) = 600 ]"
+	chmod 666 $S.sock $S.ctl	# a careless admin: the peer check still holds
+	check "sockets: another user is closed without an answer" sh -c \
+		"[ \"\$(setpriv --reuid=65534 --regid=65534 --clear-groups $PEER ask $S.ctl)\" = closed ]"
+	check "sockets: and the server says who it refused" grep -q "refused a connection of uid 65534" /run/ublk-fw/$id.log
+	check "sockets: root still gets its answer" sh -c "$PEER ask $S.ctl | grep -q '^reply [1-9]'"
+	# 100 silent connections: at most 32 are taken, the rest wait or fail
+	: > "$OUT/hold.out"
+	$PEER hold $S.ctl 100 3 > "$OUT/hold.out" &
+	h=$!
+	i=0; while [ ! -s "$OUT/hold.out" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
+	fds=$(ls /proc/$pid/fd | wc -l); t0=$(cpu_ticks $pid); sleep 1; t1=$(cpu_ticks $pid)
+	check "flood: the server holds a bounded number of descriptors ($fds)" test "$fds" -lt 80
+	check "flood: and does not spin ($((t1 - t0)) ticks of CPU in 1 s)" test $((t1 - t0)) -lt 20
+	wait $h
+	check "flood: the flood got only part of its 100 connections ($(cat "$OUT/hold.out"))" sh -c \
+		"n=\$(sed -n 's/connected //p' '$OUT/hold.out'); [ \$n -ge 32 ] && [ \$n -lt 100 ]"
+	check "flood: served again once it is over" sh -c "sleep 1; $PEER ask $S.ctl | grep -q '^reply [1-9]'"
+	# idle connections are closed after 5 s
+	$PEER hold $S.ctl 32 8 > /dev/null &
+	h=$!
+	sleep 1
+	check "idle: 32 silent connections lock others out" sh -c "timeout 2 $PEER ask $S.ctl; [ \$? != 0 ]"
+	sleep 6
+	check "idle: after 5 s of silence they are closed and others served" sh -c "$PEER ask $S.ctl | grep -q '^reply [1-9]'"
+	wait $h
+	# out of descriptors: accepting pauses, no spin on EMFILE
+	prlimit --pid $pid --nofile=$(( $(ls /proc/$pid/fd | wc -l) + 4 ))
+	$PEER hold $S.ctl 30 3 > /dev/null &
+	h=$!
+	sleep 1
+	t0=$(cpu_ticks $pid); sleep 1; t1=$(cpu_ticks $pid)
+	check "EMFILE: the server does not spin ($((t1 - t0)) ticks of CPU in 1 s)" test $((t1 - t0)) -lt 20
+	check "EMFILE: it pauses accepting and says so" grep -q "cannot accept: Too many open files: not accepting for 0.5 s" /run/ublk-fw/$id.log
+	wait $h
+	prlimit --pid $pid --nofile=1024
+	check "EMFILE: served again once descriptors are free" sh -c "sleep 1; $PEER ask $S.ctl | grep -q '^reply [1-9]'"
+	"$CTL" del -n $id > /dev/null
+else
+	fail "sockets: add"
+fi
+
 # ---- a stop signal during start-up: add fails and leaves nothing ----------
 # ^C in a terminal: SIGINT to add's whole process group, at moments spread
 # over the start-up; either add reported a LIVE device, or there is none.
