@@ -213,7 +213,7 @@ int ublkfw_sockets_start(struct ublkfw_dev *dev)
 {
 	int ret;
 
-	mkdir(ublkfw_run_dir(), 0755);
+	ublkfw_run_dir_make();
 	dev->shm.sockets = true;
 	ret = start_listener(dev, &dev->shm.reg_w, "sock");
 	if (!ret)

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,11 @@ const char *ublkfw_run_dir(void)
 	const char *d = getenv("UBLKFW_RUN_DIR");
 
 	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
+}
+
+int ublkfw_run_dir_make(void)
+{
+	return mkdir(ublkfw_run_dir(), 0755) && errno != EEXIST ? -errno : 0;
 }
 
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
@@ -91,8 +97,9 @@ int ublkfw_state_write(const struct ublkfw_dev *dev)
 	FILE *f;
 	int ret = 0;
 
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
+	ret = ublkfw_run_dir_make();
+	if (ret)
+		return ret;
 	snprintf(path, sizeof(path), "%s/%d.json", dir, dev->id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
@@ -125,14 +132,42 @@ int ublkfw_state_write(const struct ublkfw_dev *dev)
 	return ret;
 }
 
+/* Every "<id>.<suffix>" of the run directory, once the device is gone: the
+ * state, the log, the targets' files (ublkfw_dev_run_file()) and the
+ * sockets a dead server left. */
 void ublkfw_state_remove(int id)
 {
-	char path[256];
+	char prefix[32], path[512];
+	struct dirent *e;
+	DIR *d = opendir(ublkfw_run_dir());
+	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%d.json", ublkfw_run_dir(), id);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), id);
-	unlink(path);
+	if (!d)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "%d.", id);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ublkfw_run_dir(), e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf, size_t len)
+{
+	static const char *const reserved[] = { "json", "log", "sock", "ctl", "tmp" };
+
+	if (!suffix || !*suffix || strspn(suffix, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(suffix))
+		return -EINVAL;
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(reserved); i++)
+		if (!strcmp(suffix, reserved[i]))
+			return -EINVAL;
+	if (dev->id < 0)
+		return -ENODEV;
+	if ((size_t)snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), dev->id, suffix) >= len)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 /* Find "key": in a flat JSON object and return a pointer to its value. */

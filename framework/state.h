@@ -20,6 +20,7 @@ struct ublkfw_state {
 };
 
 const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
+int ublkfw_run_dir_make(void);		/* 0 or -errno */
 /* "<run dir>/<id>.<ext>": the device's files (json, log, sock, ctl) */
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 int ublkfw_state_write(const struct ublkfw_dev *dev);
