@@ -22,7 +22,7 @@ VERSION := 0.1.0
 SOVERSION := 0
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) \
+BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) $(JSON_CFLAGS) \
 	-Iframework/include -Iframework -Ifilters -Itargets $(CFLAGS)
 DEPFLAGS = -MMD -MP
 
@@ -46,7 +46,7 @@ LIBSO := $(B)/libublkfw.so.$(VERSION)
 CTL := $(B)/ublk-fw-ctl
 UNIT := $(B)/tests/unit-tests
 RAWNULL := $(B)/bench/raw-null
-LIBS := $(URING_LIBS) $(EV_LIBS) -lpthread
+LIBS := $(URING_LIBS) $(EV_LIBS) $(JSON_LIBS) -lpthread
 
 ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc $(RAWNULL)
 
@@ -93,11 +93,7 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(JSON_LIBS)
-
-$(B)/tools/%.o: tools/%.c config.mk
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(JSON_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The benchmarks' baseline: a bare liburing ublk null server, no framework.
 $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk

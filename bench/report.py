@@ -18,6 +18,7 @@ minutes in an emulated guest; the ratio of neighbours much less).
 """
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -264,7 +265,8 @@ def main():
 
     # ---- Markdown ----------------------------------------------------------
     L = []
-    where = "qemu TCG guest" if meta.get("guest") else "natively"
+    accel = "KVM" if re.search(r"\bVMACCEL=kvm\b", meta.get("cmdline", "")) else "TCG"
+    where = f"qemu {accel} guest" if meta.get("guest") else "natively"
     L.append(f"Measured {where} at revision {meta.get('rev', '?')}: kernel {meta['kernel']}, {meta['cpus']} CPUs, "
              f"{meta['mem_kb'] // 1024} MiB, clocksource {meta.get('clocksource', '?')}, "
              f"{meta['fio']}; {len(reps)} repeat(s) x {meta['runtime_s']} s per run"

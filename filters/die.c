@@ -2,7 +2,7 @@
 /*
  * die.c - the die filter: the server dies at the Nth request (counted over
  * all queues, every kind of operation), which it never passes down, as a
- * crash would: SIGKILL by default (no clean-up at all), or exit(1) or
+ * crash would: SIGKILL by default (no clean-up at all), or _exit(1) or
  * abort().  For the tests of what a device does when its server is gone.
  *
  *   ublk-fw-ctl add -t memory -s 1G --filter die --die-after 10000
@@ -70,7 +70,7 @@ static void die_queue_io(struct ublkfw_filter *f, struct ublkfw_queue *q, struct
 	}
 	ublkfw_err(ublkfw_queue_dev(q), "die filter: request %llu (queue %u tag %u): dying by %s",
 		   (unsigned long long)c->after, ublkfw_queue_id(q), io->tag,
-		   c->how == DIE_KILL ? "SIGKILL" : c->how == DIE_EXIT ? "exit(1)" : "abort()");
+		   c->how == DIE_KILL ? "SIGKILL" : c->how == DIE_EXIT ? "_exit(1)" : "abort()");
 	if (c->how == DIE_EXIT)
 		_exit(1);
 	if (c->how == DIE_ABORT)

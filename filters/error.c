@@ -21,7 +21,8 @@ struct error_conf {			/* ublkfw_filter_priv() */
 	double rate;
 	int op;				/* 0: read or write, else the op + 1 */
 	uint64_t after, seed;
-	uint64_t first, last;		/* --error-sectors, inclusive; last 0: none */
+	bool range;			/* --error-sectors given */
+	uint64_t first, last;		/* --error-sectors, inclusive */
 	atomic_uint_fast64_t nr_eligible;
 	atomic_uint_fast64_t nr_injected;
 };
@@ -65,7 +66,7 @@ static int error_config(struct ublkfw_filter *f, const char *key, const char *va
 	else if (!strcmp(key, "error-seed"))
 		ret = ublkfw_parse_uint(value, 0, UINT64_MAX, &c->seed);
 	else if (!strcmp(key, "error-sectors"))
-		ret = parse_range(value, &c->first, &c->last);
+		ret = parse_range(value, &c->first, &c->last), c->range = !ret;
 	else if (!strcmp(key, "error-op")) {
 		c->op = !strcmp(value, "read") ? UBLKFW_OP_READ + 1 :
 			!strcmp(value, "write") ? UBLKFW_OP_WRITE + 1 : 0;
@@ -98,7 +99,7 @@ static bool eligible(const struct error_conf *c, const struct ublkfw_io *io)
 
 	if (!c->op ? io->op > UBLKFW_OP_WRITE : io->op + 1 != c->op)
 		return false;
-	return !c->last || (io->len && first <= c->last && last >= c->first);
+	return !c->range || (io->len && first <= c->last && last >= c->first);
 }
 
 static void error_queue_io(struct ublkfw_filter *f, struct ublkfw_queue *q, struct ublkfw_io *io)

@@ -20,7 +20,6 @@
 struct rate_conf {			/* ublkfw_filter_priv() */
 	uint64_t iops, bw;		/* device-wide; 0: no limit */
 	double burst;			/* seconds */
-	double q_iops, q_bw;		/* each queue's share */
 	atomic_uint_fast64_t nr_waited;	/* requests that had to wait */
 };
 
@@ -31,6 +30,7 @@ struct rate_io {			/* ublkfw_filter_io_priv() */
 
 struct rate_queue {			/* ublkfw_filter_queue_priv() */
 	struct ublkfw_filter *f;
+	double q_iops, q_bw;		/* this queue's share of the limits */
 	struct ev_loop *loop;
 	double tok_io, tok_bytes;	/* may be negative: debt */
 	ev_tstamp last;
@@ -67,7 +67,6 @@ static int rate_config(struct ublkfw_filter *f, const char *key, const char *val
 static int rate_open(struct ublkfw_filter *f, struct ublkfw_dev *dev)
 {
 	struct rate_conf *c = ublkfw_filter_priv(f);
-	unsigned int nq = ublkfw_dev_nr_queues(dev);
 
 	if (!c->iops && !c->bw) {
 		ublkfw_err(dev, "rate filter: give --rate-iops N or --rate-bw BYTES (or both)");
@@ -75,8 +74,6 @@ static int rate_open(struct ublkfw_filter *f, struct ublkfw_dev *dev)
 	}
 	if (c->burst == 0)
 		c->burst = 0.1;
-	c->q_iops = (double)c->iops / nq;
-	c->q_bw = (double)c->bw / nq;
 	return 0;
 }
 
@@ -86,15 +83,15 @@ static void refill(struct rate_conf *c, struct rate_queue *rq)
 	ev_tstamp now = ev_now(rq->loop), dt = now - rq->last;
 
 	rq->last = now;
-	if (c->q_iops) {
-		rq->tok_io += dt * c->q_iops;
-		if (rq->tok_io > c->q_iops * c->burst)
-			rq->tok_io = c->q_iops * c->burst;
+	if (rq->q_iops) {
+		rq->tok_io += dt * rq->q_iops;
+		if (rq->tok_io > rq->q_iops * c->burst)
+			rq->tok_io = rq->q_iops * c->burst;
 	}
-	if (c->q_bw) {
-		rq->tok_bytes += dt * c->q_bw;
-		if (rq->tok_bytes > c->q_bw * c->burst)
-			rq->tok_bytes = c->q_bw * c->burst;
+	if (rq->q_bw) {
+		rq->tok_bytes += dt * rq->q_bw;
+		if (rq->tok_bytes > rq->q_bw * c->burst)
+			rq->tok_bytes = rq->q_bw * c->burst;
 	}
 }
 
@@ -104,22 +101,22 @@ static uint32_t cost_bytes(const struct ublkfw_io *io)
 }
 
 /* Seconds until the buckets are out of debt (0: now). */
-static double wait_time(const struct rate_conf *c, const struct rate_queue *rq)
+static double wait_time(const struct rate_queue *rq)
 {
 	double t = 0;
 
-	if (c->q_iops && rq->tok_io <= 0)
-		t = (-rq->tok_io + 1e-9) / c->q_iops;
-	if (c->q_bw && rq->tok_bytes <= 0 && (-rq->tok_bytes + 1e-9) / c->q_bw > t)
-		t = (-rq->tok_bytes + 1e-9) / c->q_bw;
+	if (rq->q_iops && rq->tok_io <= 0)
+		t = (-rq->tok_io + 1e-9) / rq->q_iops;
+	if (rq->q_bw && rq->tok_bytes <= 0 && (-rq->tok_bytes + 1e-9) / rq->q_bw > t)
+		t = (-rq->tok_bytes + 1e-9) / rq->q_bw;
 	return t;
 }
 
-static void take(const struct rate_conf *c, struct rate_queue *rq, const struct ublkfw_io *io)
+static void take(struct rate_queue *rq, const struct ublkfw_io *io)
 {
-	if (c->q_iops)
+	if (rq->q_iops)
 		rq->tok_io -= 1;
-	if (c->q_bw)
+	if (rq->q_bw)
 		rq->tok_bytes -= cost_bytes(io);
 }
 
@@ -130,13 +127,13 @@ static void release(struct rate_queue *rq)
 	double t = 0;
 
 	refill(c, rq);
-	while (rq->head && (t = wait_time(c, rq)) == 0) {
+	while (rq->head && (t = wait_time(rq)) == 0) {
 		struct rate_io *r = rq->head;
 
 		rq->head = r->next;
 		if (!rq->head)
 			rq->tail = &rq->head;
-		take(c, rq, r->io);
+		take(rq, r->io);
 		ublkfw_filter_next(rq->f, r->io);
 	}
 	if (rq->head && !ev_is_active(&rq->timer)) {
@@ -157,11 +154,16 @@ static int rate_queue_init(struct ublkfw_filter *f, struct ublkfw_queue *q)
 	struct rate_conf *c = ublkfw_filter_priv(f);
 	struct rate_queue *rq = ublkfw_filter_queue_priv(f, q);
 
+	/* the kernel's queue count, which may be lower than the one asked for */
+	unsigned int nq = ublkfw_dev_nr_queues(ublkfw_queue_dev(q));
+
 	rq->f = f;
+	rq->q_iops = (double)c->iops / nq;
+	rq->q_bw = (double)c->bw / nq;
 	rq->loop = ublkfw_queue_loop(q);
 	rq->last = ev_now(rq->loop);
-	rq->tok_io = c->q_iops * c->burst;
-	rq->tok_bytes = c->q_bw * c->burst;
+	rq->tok_io = rq->q_iops * c->burst;
+	rq->tok_bytes = rq->q_bw * c->burst;
 	rq->tail = &rq->head;
 	ev_init(&rq->timer, rate_timer_cb);
 	rq->timer.data = rq;
@@ -183,8 +185,8 @@ static void rate_queue_io(struct ublkfw_filter *f, struct ublkfw_queue *q, struc
 
 	ev_now_update(rq->loop);
 	refill(c, rq);
-	if (!rq->head && wait_time(c, rq) == 0) {
-		take(c, rq, io);
+	if (!rq->head && wait_time(rq) == 0) {
+		take(rq, io);
 		ublkfw_filter_next(f, io);
 		return;
 	}

@@ -112,10 +112,10 @@ static void stats_io_done(struct ublkfw_filter *f, struct ublkfw_queue *q, struc
 }
 
 /* Sum of every queue's counters for one kind. */
-static void sum_kind(const struct stats_dev *sd, unsigned int kind, uint64_t v[5],
-		     uint64_t hist[NR_BUCKETS])
+static void sum_kind(const struct stats_dev *sd, unsigned int nq, unsigned int kind,
+		     uint64_t v[5], uint64_t hist[NR_BUCKETS])
 {
-	for (unsigned int i = 0; i < sd->nr_queues; i++) {
+	for (unsigned int i = 0; i < nq; i++) {
 		const struct op_stats *s = &sd->queues[i].op[kind];
 		uint64_t max = atomic_load_explicit(&s->lat_ns_max, memory_order_relaxed);
 
@@ -146,12 +146,12 @@ static uint64_t percentile_us(const uint64_t hist[NR_BUCKETS], uint64_t n, doubl
 	return max_us;
 }
 
-static void write_kind(FILE *out, const struct stats_dev *sd, unsigned int kind)
+static void write_kind(FILE *out, const struct stats_dev *sd, unsigned int nq, unsigned int kind)
 {
 	uint64_t v[5] = { 0 }, hist[NR_BUCKETS] = { 0 }, max_us;
 	unsigned int last = 0;
 
-	sum_kind(sd, kind, v, hist);
+	sum_kind(sd, nq, kind, v, hist);
 	max_us = (v[4] + 999) / 1000;
 	fprintf(out, "\"%s\": {\"ios\": %llu, \"bytes\": %llu, \"errors\": %llu, "
 		"\"lat_us_mean\": %llu, \"lat_us_max\": %llu, \"lat_us_p50\": %llu, "
@@ -172,12 +172,16 @@ static void write_kind(FILE *out, const struct stats_dev *sd, unsigned int kind)
 static void stats_write_stats(struct ublkfw_filter *f, FILE *out)
 {
 	const struct stats_dev *sd = ublkfw_filter_priv(f);
+	/* the kernel's queue count, which may be lower than the one asked for */
+	unsigned int nq = ublkfw_dev_nr_queues(ublkfw_filter_dev(f));
 
-	fprintf(out, "{\"queues\": %u, \"ops\": {", sd->nr_queues);
+	if (nq > sd->nr_queues)
+		nq = sd->nr_queues;
+	fprintf(out, "{\"queues\": %u, \"ops\": {", nq);
 	for (unsigned int k = 0; k < NR_KINDS; k++) {
 		if (k)
 			fprintf(out, ", ");
-		write_kind(out, sd, k);
+		write_kind(out, sd, nq, k);
 	}
 	fprintf(out, "}}");
 }

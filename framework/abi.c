@@ -42,6 +42,12 @@ static int ops_copy(void *dst, size_t dst_size, const void *src, size_t min_size
 	return 0;
 }
 
+/* Target and filter names: [a-z0-9_-]+, as the header says. */
+static bool good_name(const char *name)
+{
+	return name && *name && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(name);
+}
+
 int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_target_ops *src,
 			   char *err, size_t errlen)
 {
@@ -49,8 +55,8 @@ int ublkfw_target_ops_copy(struct ublkfw_target_ops *dst, const struct ublkfw_ta
 			   offsetof(struct ublkfw_target_ops, queue_io) + sizeof(src->queue_io),
 			   "target", err, errlen);
 
-	if (!ret && (!dst->name || !dst->queue_io)) {
-		snprintf(err, errlen, "target has no name or no queue_io callback");
+	if (!ret && (!good_name(dst->name) || !dst->queue_io)) {
+		snprintf(err, errlen, "target has no name of [a-z0-9_-] or no queue_io callback");
 		ret = -EINVAL;
 	}
 	return ret;
@@ -63,8 +69,8 @@ int ublkfw_filter_ops_copy(struct ublkfw_filter_ops *dst, const struct ublkfw_fi
 			   offsetof(struct ublkfw_filter_ops, write_stats) + sizeof(src->write_stats),
 			   "filter", err, errlen);
 
-	if (!ret && !dst->name) {
-		snprintf(err, errlen, "filter has no name");
+	if (!ret && !good_name(dst->name)) {
+		snprintf(err, errlen, "filter has no name of [a-z0-9_-]");
 		ret = -EINVAL;
 	}
 	return ret;

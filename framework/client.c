@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,13 +96,23 @@ int ublkfw_client_stats(int dev_id, char *buf, size_t len)
 int ublkfw_client_unregister(int dev_id, int index)
 {
 	char req[32], reply[128];
-	long long res;
+	struct json_object *doc, *res;
+	int64_t v;
 	int ret;
 
 	snprintf(req, sizeof(req), "unreg %d\n", index);
 	ret = ctl_request(dev_id, req, reply, sizeof(reply));
 	if (ret)
 		return ret;
-	return ublkfw_json_get_num(reply, "result", &res) ? -EPROTO : (int)res;
+	/* {"result": 0 or -errno} */
+	doc = json_tokener_parse(reply);
+	ret = -EPROTO;
+	if (json_object_object_get_ex(doc, "result", &res) && json_object_is_type(res, json_type_int)) {
+		v = json_object_get_int64(res);
+		if (v <= 0 && v >= -4095)
+			ret = (int)v;
+	}
+	json_object_put(doc);
+	return ret;
 }
 

@@ -308,6 +308,7 @@ static void teardown(struct ublkfw_dev *dev)
 {
 	int ret;
 
+	dev->started = false;	/* no more state file updates (shmem_table.c) */
 	ublkfw_sockets_stop(dev);
 	if (dev->added) {
 		/* STOP_DEV also aborts the FETCHes of a never-started device. */
@@ -397,10 +398,7 @@ static int go_live(struct ublkfw_dev *dev)
 	if (ret < 0)
 		ublkfw_err(dev, "cannot listen on %s/%d.sock and .ctl: %s (no statistics, no client pools)",
 			   ublkfw_run_dir(), dev->id, strerror(-ret));
-	ret = ublkfw_state_write(dev);
-	if (ret < 0)
-		ublkfw_err(dev, "cannot write the state file in %s: %s (list will not show the target)",
-			   ublkfw_run_dir(), strerror(-ret));
+	ublkfw_state_write(dev);	/* a failure is logged and not fatal */
 	ublkfw_daemon_notify(dev, "ready");
 	ublkfw_daemon_detach(dev);
 	if (dev->conf.foreground) {

@@ -79,10 +79,12 @@ struct ublkfw_dev {
 	bool ctrl_open;
 	struct ublksrv_ctrl_dev_info info;	/* as read back from the kernel */
 	int id;
-	bool added, started;
+	bool added;
+	bool started;			/* from START_DEV to teardown: the state file is kept */
 	int cdev_fd;
 	struct ublkfw_queue *queues;
 	void *priv;
+	void *priv_area;		/* ops.dev_priv_size bytes, or NULL */
 	struct ev_loop *main_loop;
 	ev_signal sigterm_w, sigint_w;
 	ev_async queue_exit_w;

@@ -42,7 +42,7 @@ static int dev_prepare(struct ublkfw_dev *dev, struct ublkfw_target_ops *copy,
 	if (strrchr(dev->conf.prog, '/'))
 		dev->conf.prog = strrchr(dev->conf.prog, '/') + 1;
 	dev->conf.usage_cmd = usage_cmd;
-	if (copy->dev_priv_size && !(dev->priv = calloc(1, copy->dev_priv_size))) {
+	if (copy->dev_priv_size && !(dev->priv = dev->priv_area = calloc(1, copy->dev_priv_size))) {
 		fprintf(stderr, "%s: out of memory\n", dev->conf.prog);
 		return -1;
 	}
@@ -82,8 +82,7 @@ static void dev_release(struct ublkfw_dev *dev)
 		ublkfw_stack_close(dev);
 	ublkfw_shmem_pool_destroy(dev->shm.htlb_pool);	/* if never registered */
 	ublkfw_stack_free(dev);
-	if (dev->ops.dev_priv_size)
-		free(dev->priv);
+	free(dev->priv_area);
 }
 
 int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,

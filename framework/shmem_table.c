@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "shmem.h"
+#include "state.h"
 
 /* The queue thread of this thread, if any: UNREG_BUF must never run there. */
 static __thread const struct ublkfw_dev *tls_queue_dev;
@@ -32,6 +33,14 @@ void ublkfw_shmem_mark_queue_thread(const struct ublkfw_dev *dev)
 }
 
 /* ---- the device's pool table ------------------------------------------- */
+
+/* The registered buffers changed: while the device serves, its state file
+ * says which are (a later recover registers them again). */
+static void pools_changed(struct ublkfw_dev *dev)
+{
+	if (dev->started)
+		ublkfw_state_write(dev);	/* a failure is logged */
+}
 
 int ublkfw_shmem_table_init(struct ublkfw_dev *dev)
 {
@@ -108,6 +117,8 @@ int ublkfw_dev_shmem_register(struct ublkfw_dev *dev, struct ublkfw_shmem_pool *
 		atomic_store_explicit(&dev->shm.pools[idx], pool, memory_order_release);
 	}
 	atomic_fetch_sub(&dev->shm.reg_pending, 1);
+	if (idx >= 0)
+		pools_changed(dev);
 	return idx;
 }
 
@@ -135,6 +146,7 @@ int ublkfw_dev_shmem_unregister(struct ublkfw_dev *dev, int index, struct ublkfw
 		*poolp = pool;
 	else
 		ublkfw_shmem_pool_destroy(pool);
+	pools_changed(dev);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * backing.h - the shared engine of the file-backed targets (loop, stripe,
- * fault over a file): opening backing files or block devices, mapping a
+ * backing.h - the shared engine of the file-backed targets (loop and
+ * stripe): opening backing files or block devices, mapping a
  * request onto them (linearly, or RAID-0 in chunks), and doing the I/O
  * asynchronously on the queue's io_uring ring with registered files.
  *

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * ctl-stats.c - `ublk-fw-ctl stats -n ID [--json] [--watch [SECONDS]]
- * [--count N]`: the counters of a device's stats filter(s), read from the
+ * ctl-stats.c - `ublk-fw-ctl stats -n ID [--json] [--watch [--interval S]
+ * [--count N]]`: the counters of a device's stats filter(s), read from the
  * server's control socket (/run/ublk-fw/ID.ctl) and parsed with json-c.
  * Text shows totals per kind of operation and latency percentiles; --watch
- * shows each interval's IOPS and bandwidth instead.
+ * shows each interval's IOPS and bandwidth instead (with --json: each sample
+ * as one JSON line).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,21 +18,19 @@
 #include "internal.h"
 #include "ctl.h"
 
-#define STATS_BUF	(256 << 10)
-
 static const char *const kinds[] = { "read", "write", "flush", "discard", "write_zeroes" };
 #define NR_KINDS	UBLKFW_ARRAY_SIZE(kinds)
 
 /* The "stats" objects of every stats filter of device id, as a new array. */
 static int fetch(int id, struct json_object **out)
 {
-	char *buf = malloc(STATS_BUF);
+	char *buf = malloc(CTL_STATS_BUF);
 	struct json_object *doc, *filters, *arr;
 	int ret;
 
 	if (!buf)
 		return -ENOMEM;
-	ret = ublkfw_client_stats(id, buf, STATS_BUF);
+	ret = ublkfw_client_stats(id, buf, CTL_STATS_BUF);
 	doc = ret ? NULL : json_tokener_parse(buf);
 	free(buf);
 	if (ret)
@@ -144,7 +143,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int watch(int id, double interval, long count)
+static int watch(int id, double interval, long count, bool json)
 {
 	struct json_object *prev_arr, *prev, *arr, *cur;
 	double t0 = now_s(), t;
@@ -159,7 +158,12 @@ static int watch(int id, double interval, long count)
 			return 1;
 		}
 		t = now_s();
-		print_rates(prev, cur, t - t0);
+		if (json) {
+			printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+			fflush(stdout);
+		} else {
+			print_rates(prev, cur, t - t0);
+		}
 		json_object_put(prev_arr);
 		prev_arr = arr;
 		prev = cur;
@@ -174,7 +178,8 @@ int ctl_cmd_stats(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "watch", optional_argument, NULL, 'w' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,8 +204,11 @@ int ctl_cmd_stats(int argc, char **argv)
 			break;
 		case 'w':
 			watching = true;
-			if (optarg && ((interval = strtod(optarg, &end)) < 0.05 || *end || interval > 3600)) {
-				fprintf(stderr, PROG ": stats: invalid --watch '%s': use 0.05 to 3600 seconds\n",
+			break;
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (!*optarg || *end || interval < 0.05 || interval > 3600) {
+				fprintf(stderr, PROG ": stats: invalid --interval '%s': use 0.05 to 3600 seconds\n",
 					optarg);
 				return 2;
 			}
@@ -220,8 +228,12 @@ int ctl_cmd_stats(int argc, char **argv)
 		fprintf(stderr, PROG ": stats: give the device with -n ID (see " PROG " --help)\n");
 		return 2;
 	}
+	if (!watching && (count >= 0 || interval != 1)) {
+		fprintf(stderr, PROG ": stats: --interval and --count go with --watch\n");
+		return 2;
+	}
 	if (watching)
-		return watch(id, interval, count);
+		return watch(id, interval, count, json);
 	if (fetch_first(id, &arr, &first))
 		return 1;
 	if (json)

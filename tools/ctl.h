@@ -5,6 +5,9 @@
 
 #define PROG "ublk-fw-ctl"
 
+/* The most of a server's "stats" reply that list and stats read. */
+#define CTL_STATS_BUF	(256 << 10)
+
 /* -n ID for subcommand cmd: 0, or -1 after a one-line message (ctl-args.c) */
 int ctl_parse_id(const char *cmd, const char *arg, int *id);
 /* "unknown option" for subcommand cmd; returns the exit status 2 */

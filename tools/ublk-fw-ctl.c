@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <json.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static int usage(FILE *f)
 		"                [--filter NAME [FILTER OPTIONS]]... [TARGET OPTIONS]\n"
 		"       " PROG " del -n ID | --all\n"
 		"       " PROG " list [-n ID] [--json]\n"
-		"       " PROG " stats -n ID [--json] [--watch [SECONDS]] [--count N]\n"
+		"       " PROG " stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]\n"
 		"       " PROG " features [--json]\n"
 		"       " PROG " --help | --version\n"
 		"\n"
@@ -203,10 +204,12 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		fprintf(stderr, PROG ": del: %s\n", c->errmsg);
 		return 1;
 	}
-	if (info.ublksrv_pid > 0)
+	if (info.ublksrv_pid > 0) {
 		pid = info.ublksrv_pid;
-	else if (!ublkfw_state_read(id, &st))
+	} else if (!ublkfw_state_read(id, &st)) {
 		pid = st.pid;
+		ublkfw_state_free(&st);
+	}
 
 	if (pid_serves(pid, id)) {
 		/* A live server: let it stop, drain and delete its own device.
@@ -318,17 +321,62 @@ static void print_flag_array(FILE *f, uint64_t flags)
 	fputc(']', f);
 }
 
+static void print_str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		ublkfw_json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+/* A value of the server's stats object, 0 when absent. */
+static long long stats_num(struct json_object *doc, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(doc, key, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+/*
+ * The server's counters, from its statistics socket (if it runs): the JSON
+ * object it answered, parsed into *doc, with *text cut after its last byte
+ * (list --json shows it as the server wrote it).  false when there is no
+ * server or its answer is not a stats object.
+ */
+static bool fetch_stats(int id, char *text, struct json_object **doc)
+{
+	struct json_tokener *tok;
+	struct json_object *zc;
+
+	*doc = NULL;
+	if (ublkfw_client_stats(id, text, CTL_STATS_BUF))
+		return false;
+	tok = json_tokener_new();
+	if (!tok)
+		return false;
+	*doc = json_tokener_parse_ex(tok, text, -1);
+	if (json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_object_get_ex(*doc, "zc_ios", &zc)) {
+		text[json_tokener_get_parse_end(tok)] = '\0';
+	} else {
+		json_object_put(*doc);
+		*doc = NULL;
+	}
+	json_tokener_free(tok);
+	return *doc;
+}
+
 static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
 	struct ublkfw_state st;
+	struct json_object *sdoc;
 	uint64_t size = 0;
 	unsigned int lbs = 0;
 	bool have_state, have_stats;
 	const char *state;
-	char flags[512], sz[32], stats[8192];
-	long long zc = 0, copy = 0, rej = 0;
+	char flags[512], sz[32], *stats;
 
 	if (ublkfw_ctrl_get_info(c, id, &info) < 0)
 		return -1;
@@ -337,14 +385,8 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 		lbs = 1U << p.basic.logical_bs_shift;
 	}
 	have_state = !ublkfw_state_read(id, &st);
-	/* The server's counters, from its statistics socket (if it runs). */
-	have_stats = !ublkfw_client_stats(id, stats, sizeof(stats)) &&
-		     !ublkfw_json_get_num(stats, "zc_ios", &zc);
-	if (have_stats) {
-		ublkfw_json_get_num(stats, "copy_ios", &copy);
-		ublkfw_json_get_num(stats, "zc_rejected", &rej);
-		stats[strcspn(stats, "\n")] = '\0';
-	}
+	stats = malloc(CTL_STATS_BUF);
+	have_stats = stats && fetch_stats(id, stats, &sdoc);
 	state = ublkfw_state_name(info.state);
 	if (!state)
 		state = "UNKNOWN";
@@ -355,26 +397,26 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 		       info.queue_depth, info.max_io_buf_bytes, (unsigned long long)info.flags);
 		print_flag_array(stdout, info.flags);
 		printf(", \"pid\": %d, \"target\": ", info.ublksrv_pid);
-		if (have_state)
-			ublkfw_json_str(stdout, st.target);
-		else
-			printf("null");
+		print_str_or_null(stdout, have_state ? st.target : NULL);
 		printf(", \"args\": ");
-		if (have_state)
-			ublkfw_json_str(stdout, st.args);
-		else
-			printf("null");
+		print_str_or_null(stdout, have_state ? st.args : NULL);
 		printf(", \"stats\": %s}", have_stats ? stats : "null");
 	} else {
 		human_size(size, sz, sizeof(sz));
 		char zcs[64] = "-";
 
 		if (have_stats)
-			snprintf(zcs, sizeof(zcs), "%lld/%lld/%lld", zc, copy, rej);
+			snprintf(zcs, sizeof(zcs), "%lld/%lld/%lld", stats_num(sdoc, "zc_ios"),
+				 stats_num(sdoc, "copy_ios"), stats_num(sdoc, "zc_rejected"));
 		printf("%-4d %-8s %-8s %-6u %-6u %-8s %-8d %-20s %s\n", id, state, sz,
-		       info.nr_hw_queues, info.queue_depth, have_state ? st.target : "-",
+		       info.nr_hw_queues, info.queue_depth, have_state && st.target ? st.target : "-",
 		       info.ublksrv_pid, zcs, ublkfw_flags_str(info.flags, flags, sizeof(flags)));
 	}
+	if (have_stats)
+		json_object_put(sdoc);
+	free(stats);
+	if (have_state)
+		ublkfw_state_free(&st);
 	return 0;
 }
 

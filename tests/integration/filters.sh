@@ -112,6 +112,15 @@ with_dev "error after" -t loop --filter error --error-rate 1 --error-op write --
 	"$CTL" del -n $id >/dev/null
 }
 
+# sector 0 is a range like any other
+with_dev "error sector 0" -t null -s 16M --filter error --error-sectors 0-0 --error-rate 1 && {
+	check "error: --error-sectors 0-0 fails a read of sector 0" sh -c \
+		"! dd if=/dev/ublkb$id of=/dev/null bs=512 count=1 iflag=direct 2>/dev/null"
+	check "error: --error-sectors 0-0 leaves sector 8000 alone" \
+		dd if=/dev/ublkb$id of=/dev/null bs=512 count=1 skip=8000 iflag=direct
+	"$CTL" del -n $id >/dev/null
+}
+
 # ---- delay -----------------------------------------------------------------
 # delays run on libev timers: 16 requests in flight each take >= 2 ms, concurrently
 with_dev "delay" -t null -s 64M --filter delay --delay-read-us 2000 && {
@@ -134,6 +143,8 @@ with_dev "order stats/error" -t null -s 64M --filter stats --filter error --erro
 	dd if=/dev/ublkb$id of=/dev/null bs=4k count=5 skip=100 iflag=direct 2>/dev/null
 	e=$(stat_of $id read errors)
 	check "order: stats above error sees the failed reads ($e errors)" test "$e" -ge 5
+	check "order: the state file lists the filters top first" \
+		jq -e '.filters == ["stats", "error"]' /run/ublk-fw/$id.json
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "order error/stats" -t null -s 64M --filter error --error-rate 1 --error-op read --filter stats && {
@@ -160,8 +171,10 @@ with_dev "stats" -t memory -s 64M -q 2 --filter stats && {
 		"'$CTL' stats -n $id --json | jq -e '.[0].stats.ops.read | (.hist_us_log2 | add) == .ios and .lat_us_p50 <= .lat_us_p99 and .lat_us_p99 <= .lat_us_max'"
 	check "stats: text shows a read line with the count" sh -c \
 		"'$CTL' stats -n $id | grep -Eq '^read +$((r0 + 100)) '"
-	check "stats: --watch 0.2 --count 2 prints two lines of rates" sh -c \
-		"[ \$('$CTL' stats -n $id --watch=0.2 --count 2 | grep -c 'read .* IOPS') = 2 ]"
+	check "stats: --watch --interval 0.2 --count 2 prints two lines of rates" sh -c \
+		"[ \$('$CTL' stats -n $id --watch --interval 0.2 --count 2 | grep -c 'read .* IOPS') = 2 ]"
+	check "stats: --watch --json prints one JSON sample a line" sh -c \
+		"'$CTL' stats -n $id --watch --json --interval 0.1 --count 2 | jq -s -e 'length == 2 and (.[1][0].stats.ops.read.ios >= 100)'"
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "stats: none" -t null -s 16M && {
@@ -193,6 +206,20 @@ with_dev "rate bw" -t null -s 64M -q 2 --filter rate --rate-bw 4M && {
 	"$CTL" del -n $id >/dev/null
 }
 
+# more queues asked for than the kernel gives (it caps them at the CPUs):
+# the limit is shared among the queues that exist
+ncpu=$(nproc)
+with_dev "rate capped queues" -t null -s 64M -q $((ncpu * 2)) --filter rate --rate-iops 400 && {
+	nq=$("$CTL" list -n $id --json | jq '.[0].queues')
+	fio --name=r --filename=/dev/ublkb$id --rw=randread --bs=4k --direct=1 --ioengine=io_uring \
+		--iodepth=16 --numjobs=$ncpu --group_reporting --runtime=3 --time_based \
+		--output-format=json --output=$W/rq.json >/dev/null 2>&1
+	iops=$(jq '.jobs[0].read.iops' $W/rq.json)
+	check "rate: -q $((ncpu * 2)) on $ncpu CPUs ($nq queues) still gives --rate-iops 400: $iops IOPS (<= 460, > 300)" \
+		awk "BEGIN { exit !($iops <= 460 && $iops > 300) }"
+	"$CTL" del -n $id >/dev/null
+}
+
 # ---- die -----------------------------------------------------------------
 with_dev "die" -t memory -s 64M --filter die --die-after 300 && {
 	pid=$("$CTL" list -n $id --json | jq '.[0].pid')
@@ -216,6 +243,7 @@ expect_error "bad: abbreviated --filter" "write --filter delay in full" "$CTL" a
 expect_error "bad: error rate" "invalid --error-rate '1.5'" "$CTL" add -t null -s 16M --filter error --error-rate 1.5
 expect_error "bad: error op" "invalid --error-op 'trim'" "$CTL" add -t null -s 16M --filter error --error-op trim
 expect_error "bad: error sectors" "invalid --error-sectors '9-3'" "$CTL" add -t null -s 16M --filter error --error-sectors 9-3
+expect_error "bad: --interval without --watch" "--interval and --count go with --watch" "$CTL" stats -n 0 --interval 2
 expect_error "bad: delay too long" "invalid --delay-us '99999999999'" "$CTL" add -t null -s 16M --filter delay --delay-us 99999999999
 expect_error "bad: die without --die-after" "give --die-after N" "$CTL" add -t null -s 16M --filter die
 expect_error "bad: rate without a limit" "give --rate-iops N or --rate-bw BYTES" "$CTL" add -t null -s 16M --filter rate

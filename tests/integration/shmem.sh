@@ -31,6 +31,9 @@ pins_balanced() {
 if id=$(add_dev -t null -s 256M --shmem-zc --htlb $HF); then
 	check "01 null: the device has SHMEM_ZC" sh -c "'$CTL' list -n $id --json | jq -e '.[0].flag_names | index(\"SHMEM_ZC\")'"
 	check "01 null: the server registered --htlb" grep -q "registered as buffer 0" /run/ublk-fw/$id.log
+	check "01 null: the state file records the --htlb buffer" jq -e --arg h "$HF" \
+		'.shmem == {"htlb": $h, "read_only": false, "registered": [0]} and .recovery == "none"' \
+		/run/ublk-fw/$id.json
 	fio_ok "01 null: fio randwrite 4k QD16 --mem=mmaphuge" --name=zc --filename=/dev/ublkb$id \
 		--rw=randwrite --bs=4k --direct=1 --ioengine=io_uring --iodepth=16 --runtime=3 \
 		--time_based --mem=mmaphuge:$HF
@@ -82,6 +85,7 @@ fi
 # ---- seed 04: read-only registration: writes zero-copy, reads copied -------
 truncate -s 128M $W/ro.img
 if id=$(add_dev -t loop --shmem-zc --shmem-ro --htlb $HF $W/ro.img); then
+	check "04 read-only: the state file says read-only" jq -e '.shmem.read_only' /run/ublk-fw/$id.json
 	fio_ok "04 read-only: fio write --mem=mmaphuge" --name=w --filename=/dev/ublkb$id \
 		--rw=write --bs=64k --iodepth=8 --ioengine=io_uring --direct=1 --size=32M \
 		--mem=mmaphuge:$HF --verify=crc32c --do_verify=0
@@ -124,8 +128,13 @@ if id=$(add_dev -t memory -s 64M --shmem-zc); then
 	check "socket: no fd gets -EINVAL" sh -c "[ \$(python3 '$TOP/tests/integration/shmem_sock.py' $S nofd) = -22 ]"
 	check "socket: a memfd whose size is not page-aligned gets -EINVAL" sh -c \
 		"[ \$(python3 '$TOP/tests/integration/shmem_sock.py' $S memfd 5000) = -22 ]"
-	check "socket: the same memfd twice: an index, then -EEXIST" sh -c \
-		"python3 '$TOP/tests/integration/shmem_sock.py' $S twice 1048576 | grep -Eq '^[0-9]+ -17$'"
+	check "memfd client: the state file lists no buffer after it unregistered" \
+		jq -e '.shmem.registered == []' /run/ublk-fw/$id.json
+	twice=$(python3 "$TOP/tests/integration/shmem_sock.py" $S twice 1048576)
+	check "socket: the same memfd twice: an index, then -EEXIST ($twice)" sh -c \
+		"echo '$twice' | grep -Eq '^[0-9]+ -17$'"
+	check "socket: the state file lists the buffer the server now holds" \
+		jq -e --argjson i "${twice%% *}" '.shmem.registered == [$i]' /run/ublk-fw/$id.json
 	check "socket: the server logged each refusal" sh -c \
 		"grep -c 'shmem socket' /run/ublk-fw/$id.log | grep -q '^[4-9]'"
 	fio_ok "socket: the device still serves after bad clients" --name=after \

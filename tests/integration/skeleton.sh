@@ -32,6 +32,11 @@ for shape in "1 1" "1 64" "2 128" "2 1"; do
 	check "$tag: list text shows it" sh -c "'$CTL' list | grep -E '^$id +LIVE +256M +$q +$d +null '"
 	check "$tag: state file records the server" \
 		sh -c "jq -e '.target == \"null\" and .pid > 0' /run/ublk-fw/$id.json"
+	check "$tag: state file has what a restart needs" jq -e --arg q "$q" --arg d "$d" \
+		'.argv == ["-q", $q, "-d", $d, "-s", "256M"] and .args == "-q \($q) -d \($d) -s 256M" and
+		 (.executable | startswith("/") and endswith("/ublk-fw-ctl")) and .filters == [] and
+		 .recovery == "none" and .shmem == {"htlb": null, "read_only": false, "registered": []}' \
+		/run/ublk-fw/$id.json
 	fio_ok "$tag: fio randread 4k QD16" --name=rr --filename=/dev/ublkb$id --rw=randread \
 		--bs=4k --direct=1 --ioengine=io_uring --iodepth=16 --runtime=3 --time_based
 	fio_ok "$tag: fio randwrite 4k QD16" --name=rw --filename=/dev/ublkb$id --rw=randwrite \

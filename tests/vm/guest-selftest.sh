@@ -16,9 +16,11 @@ check() {
 }
 modular() { [ -d /run/ublkfw/kmods ]; }
 
-echo "selftest: kernel $(uname -r), $(nproc) cpus, cwd $(pwd)"
+accel=$(sed -n 's/.*VMACCEL=\([a-z]*\).*/\1/p' /proc/cmdline)
+echo "selftest: kernel $(uname -r), $(nproc) cpus, accel ${accel:-?}, cwd $(pwd)"
 check "UBLKFW_GUEST=1" test "$UBLKFW_GUEST" = 1
 check "cwd is UBLKFW_TOP ($UBLKFW_TOP)" test "$(pwd -P)" = "$UBLKFW_TOP"
+check "the checkout is visible (even one under /tmp)" test -f "$UBLKFW_TOP/tests/vm/guest-selftest.sh"
 check "HOME=/root" test "$HOME" = /root
 check "/dev/ublk-control exists" test -c /dev/ublk-control
 check "hugetlbfs mounted on /dev/hugepages" sh -c 'grep -q " /dev/hugepages hugetlbfs " /proc/mounts'

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Run one command in a qemu TCG guest whose root is the host's / (9p,
-# read-only).  See tests/vm/README.md.
+# Run one command in a qemu guest (KVM when it works here, else TCG) whose
+# root is the host's / (9p, read-only).  See tests/vm/README.md.
 #
 # usage: tests/vm/vmrun.sh [-k stock|patched|patched-debug|/path/to/bzImage]
 #            [-t TIMEOUT_S] [-m MEM] [-n NAME] [--append "KERNEL ARGS"]
@@ -18,10 +18,14 @@
 #   --append    extra kernel command line arguments
 #   --overlay   make the guest's / writable (tmpfs overlay, discarded)
 #   -i          interactive: the terminal is the guest's serial console
-#   CMD         absolute path, path relative to the current directory (must
-#               not be under the host's /tmp, which the guest hides), or a
+#   CMD         absolute path, path relative to the current directory, or a
 #               command name looked up on the guest's PATH.  Runs with
 #               cwd = the checkout's top directory.
+#
+# Environment: UBLKFW_VM_ACCEL=auto|kvm|tcg (default auto: kvm when /dev/kvm
+# works, found by a probe boot), UBLKFW_VM_SMP, UBLKFW_VM_WAIT,
+# UBLKFW_VM_MODDIR, UBLKFW_CACHE; for testing the probe:
+# UBLKFW_VM_PROBE_TEST=die|hang, UBLKFW_VM_PROBE_TIMEOUT (default 30 s).
 #
 # Exit status: CMD's; 125 if the guest hung (timeout) or panicked, or when
 # the guest could not be started.
@@ -56,15 +60,35 @@ case $TIMEOUT in *[!0-9]*|"") die "bad timeout '$TIMEOUT'" ;; esac
 
 case $TOP in
 *[[:space:]]*)	die "the checkout path '$TOP' contains white space: the guest cannot take it" ;;
-/tmp|/tmp/*)	die "the checkout is under /tmp, which the guest hides: use another directory" ;;
 esac
+CACHE=${UBLKFW_CACHE:-$HOME/.cache/ublk-fw}
+ACCEL_MODE=${UBLKFW_VM_ACCEL:-auto}
+case $ACCEL_MODE in
+auto|kvm|tcg) ;;
+*)	die "bad UBLKFW_VM_ACCEL '$ACCEL_MODE': use auto, kvm or tcg" ;;
+esac
+case ${UBLKFW_VM_PROBE_TEST:-} in
+""|die|hang) ;;
+*)	die "bad UBLKFW_VM_PROBE_TEST '$UBLKFW_VM_PROBE_TEST': use die or hang" ;;
+esac
+PROBE_TIMEOUT=${UBLKFW_VM_PROBE_TIMEOUT:-30}
+case $PROBE_TIMEOUT in *[!0-9]*|"") die "bad UBLKFW_VM_PROBE_TIMEOUT '$PROBE_TIMEOUT'" ;; esac
 
 # --- the command, as a script in the share ------------------------------
 CMD=$1; shift
 case $CMD in
 */*)	[ -e "$CMD" ] || die "$CMD does not exist"
-	CMD=$(realpath -s "$CMD")
-	case $CMD in /tmp/*) die "$CMD is under /tmp, which the guest hides" ;; esac ;;
+	CMD=$(realpath -s "$CMD") ;;
+esac
+# Host paths the guest must see where init mounts a tmpfs (a clone under
+# /tmp): the checkout, and a command outside it (its directory, and the file
+# itself for when that directory is /tmp).  init keeps those that need it.
+KEEP=$TOP
+case $CMD in
+"$TOP"/*)	;;
+/*)		KEEP="$KEEP
+$(dirname "$CMD")
+$CMD" ;;
 esac
 if [ -z "$NAME" ]; then
 	NAME=$(basename "$CMD"); NAME=${NAME%.*}
@@ -97,9 +121,112 @@ esac
 INITRD=$("$HERE/mkinitramfs.sh" $MODDIR | tail -n 1) || die "mkinitramfs.sh failed"
 [ -s "$INITRD" ] || die "no initramfs '$INITRD'"
 
+# --- accelerator -------------------------------------------------------------
+# KVM when /dev/kvm is there and a probe guest runs on it: this kernel and
+# initramfs, -accel kvm -cpu host, init's VMPROBE mode (prints "VMINIT: probe
+# ok" and powers off; about a second).  On some hosts /dev/kvm exists but
+# guests die at their first instruction: qemu aborts, or stops the guest with
+# "KVM internal error" and waits forever.  The verdict is cached in
+# $CACHE/kvm-probe/<host boot id>-<key> (key: qemu binary and version, kernel
+# image, initramfs) for this host boot only; a real run that finds KVM broken
+# after all rewrites it (and reboots the guest under TCG if its init had not
+# started yet).
+PROBE_DIR=$CACHE/kvm-probe
+BOOT_ID=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+probe_file() {
+	local qemu key
+	qemu=$(command -v qemu-system-x86_64) || return 1
+	key=$( {
+		stat -L -c '%n %s %Y' "$qemu" "$KERNEL" "$INITRD"
+		"$qemu" --version | head -n 1
+	} | sha256sum | cut -c1-16)
+	echo "$PROBE_DIR/$BOOT_ID-$key"
+}
+# qemu_why QRC FILE...: one line saying how a guest that did not get far died
+qemu_why() {
+	local qrc=$1 l; shift
+	# first RE FILE...: the first line matching RE (missing files are fine)
+	first() { local re=$1; shift; cat "$@" 2>/dev/null | grep -m 1 -e "$re"; return 0; }
+	if l=$(first 'KVM internal error' "$@") && [ -n "$l" ]; then :
+	elif l=$(first 'Kernel panic' "$@") && [ -n "$l" ]; then :
+	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then l="no sign of life before the timeout"
+	elif l=$(first '^qemu-system' "$@") && [ -n "$l" ]; then :
+	else l="qemu exited $qrc"
+	fi
+	printf '%s\n' "$l" | tr -d '\r' | sed 's/^\[ *[0-9.]*\] //'
+}
+# probe_kvm LOG: status 0 if the probe guest ran; else stdout = why, one line
+probe_kvm() {
+	local log=$1 app="console=ttyS0 panic=-1 loglevel=5 VMPROBE=1" extra=() pid qrc
+	case ${UBLKFW_VM_PROBE_TEST:-} in
+	die)	app="console=ttyS0 panic=-1 loglevel=5 rdinit=/nonexistent" ;;	# the kernel panics
+	hang)	extra=(-S) ;;	# the CPU never starts, like a guest stopped by KVM
+	esac
+	timeout -k 5 "$PROBE_TIMEOUT" qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
+		-smp 1 -m 512M -nodefaults -no-user-config -display none -no-reboot \
+		-kernel "$KERNEL" -initrd "$INITRD" -append "$app" -serial stdio "${extra[@]}" \
+		</dev/null >"$log" 2>&1 &
+	pid=$!
+	trap 'kill "$pid" 2>/dev/null; exit 125' INT TERM HUP
+	# qemu does not exit on a KVM internal error: stop it then
+	while kill -0 "$pid" 2>/dev/null; do
+		grep -q 'KVM internal error' "$log" && { kill "$pid"; break; }
+		sleep 0.2
+	done
+	wait "$pid"; qrc=$?
+	trap - INT TERM HUP
+	grep -q '^VMINIT: probe ok' "$log" && return 0
+	qemu_why "$qrc" "$log" | sed "s/before the timeout/within $PROBE_TIMEOUT s/"
+	return 1
+}
+choose_accel() {
+	local pf="" v t0 why
+	PROBE_FILE=""
+	if [ ! -e /dev/kvm ]; then
+		ACCEL=tcg ACCEL_WHY="no /dev/kvm"; return
+	fi
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		ACCEL=tcg ACCEL_WHY="/dev/kvm is not read-writable for $(id -un)"; return
+	fi
+	pf=$(probe_file) || { ACCEL=tcg ACCEL_WHY="no qemu-system-x86_64"; return; }
+	mkdir -p "$PROBE_DIR"
+	# verdicts of earlier host boots are worthless
+	find "$PROBE_DIR" -maxdepth 1 -type f ! -name "$BOOT_ID-*" -delete 2>/dev/null
+	if [ -z "${UBLKFW_VM_PROBE_TEST:-}" ] && [ -s "$pf" ]; then
+		v=$(cat "$pf")
+		PROBE_FILE=$pf
+		case $v in
+		ok*)	ACCEL=kvm ACCEL_WHY="a probe guest ran earlier in this host boot; cached in $pf" ;;
+		*)	ACCEL=tcg ACCEL_WHY="/dev/kvm exists but ${v#fail }; cached for this host boot in $pf" ;;
+		esac
+		return
+	fi
+	t0=$(date +%s.%N)
+	if why=$(probe_kvm "$pf.log"); then
+		ACCEL=kvm ACCEL_WHY="a probe guest ran in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+		v="ok"
+	else
+		ACCEL=tcg ACCEL_WHY="/dev/kvm exists but a probe guest died: $why; see $pf.log"
+		v="fail a probe guest died: $why"
+	fi
+	if [ -n "${UBLKFW_VM_PROBE_TEST:-}" ]; then
+		ACCEL_WHY="$ACCEL_WHY; UBLKFW_VM_PROBE_TEST=$UBLKFW_VM_PROBE_TEST, not cached"
+	else
+		echo "$v" > "$pf.$$" && mv "$pf.$$" "$pf"
+		PROBE_FILE=$pf
+	fi
+}
+case $ACCEL_MODE in
+tcg)	ACCEL=tcg ACCEL_WHY="UBLKFW_VM_ACCEL=tcg" PROBE_FILE="" ;;
+kvm)	[ -e /dev/kvm ] || die "UBLKFW_VM_ACCEL=kvm but there is no /dev/kvm: unset it to let vmrun choose"
+	ACCEL=kvm ACCEL_WHY="UBLKFW_VM_ACCEL=kvm, not probed" PROBE_FILE="" ;;
+auto)	choose_accel ;;
+esac
+
 # --- one guest at a time -----------------------------------------------------
 VMDIR=$TOP/tests/out/vm
 mkdir -p "$VMDIR" || die "cannot create $VMDIR"
+VMDIR=$(cd "$VMDIR" && pwd -P)	# the guest mounts the share at this path
 exec 8>"$VMDIR/.lock"
 WAIT=${UBLKFW_VM_WAIT:-60}
 case $WAIT in *[!0-9]*|"") die "bad UBLKFW_VM_WAIT '$WAIT'" ;; esac
@@ -133,19 +260,11 @@ LOG=$SHARE/console.log
 	done
 	echo
 } > "$SHARE/.vm_cmd"
+# shortest first: init restores a directory before the paths inside it
+printf '%s\n' "$KEEP" | awk '{ print length($0), $0 }' | sort -n | cut -d' ' -f2- > "$SHARE/.vm_keep"
 
 # --- boot ------------------------------------------------------------------------
 [ $TTY = 1 ] && ttyvars="VMTTY=1 VMTERM=${TERM:-vt100}" || ttyvars=""
-CMDLINE="console=ttyS0 panic=-1 loglevel=5 tsc=reliable VMSHARE=$SHARE VMTOP=$TOP VMCMD=$SHARE/.vm_cmd VMOVL=$VMOVL $ttyvars $APPEND"
-QEMU=(qemu-system-x86_64
-	-machine q35 -accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM"
-	-nodefaults -no-user-config -display none -no-reboot
-	-pidfile "$SHARE/.qemu.pid"
-	-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE"
-	-fsdev local,id=hr,path=/,security_model=none,readonly=on,multidevs=remap
-	-device virtio-9p-pci,fsdev=hr,mount_tag=hostroot
-	-fsdev local,id=sh,path="$SHARE",security_model=none,multidevs=remap
-	-device virtio-9p-pci,fsdev=sh,mount_tag=share)
 
 stop_qemu() {
 	local pid
@@ -166,31 +285,94 @@ on_signal() {
 }
 trap on_signal INT TERM HUP
 
+# boot: one guest with $ACCEL; sets qrc, t0, t1
+boot() {
+	local acc wpid=""
+	case $ACCEL in
+	kvm)	acc=(-accel kvm -cpu host) ;;
+	*)	acc=(-accel tcg,thread=multi -cpu max) ;;
+	esac
+	CMDLINE="console=ttyS0 panic=-1 loglevel=5 tsc=reliable VMSHARE=$SHARE VMTOP=$TOP VMCMD=$SHARE/.vm_cmd VMOVL=$VMOVL VMACCEL=$ACCEL $ttyvars $APPEND"
+	QEMU=(qemu-system-x86_64
+		-machine q35 "${acc[@]}" -smp "$SMP" -m "$MEM"
+		-nodefaults -no-user-config -display none -no-reboot
+		-pidfile "$SHARE/.qemu.pid"
+		-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE"
+		-fsdev local,id=hr,path=/,security_model=none,readonly=on,multidevs=remap
+		-device virtio-9p-pci,fsdev=hr,mount_tag=hostroot
+		-fsdev local,id=sh,path="$SHARE",security_model=none,multidevs=remap
+		-device virtio-9p-pci,fsdev=sh,mount_tag=share)
+	rm -f "$SHARE/.qemu.pid" "$SHARE/.qemu_rc" "$SHARE/.qemu.err" "$SHARE/.vm_rc"
+	: > "$LOG"
+	echo "vmrun: accel $ACCEL ($ACCEL_WHY)" >&2
+	t0=$(date +%s.%N)
+	if [ $ACCEL = kvm ]; then
+		# qemu does not exit when KVM fails the guest: it stops it and
+		# waits.  Stop qemu then instead of waiting for the timeout.  (Not
+		# holding the lock, fd 8: its last sleep may outlive vmrun.)
+		while sleep 1 && kill -0 $$ 2>/dev/null; do
+			grep -qs 'KVM internal error' "$LOG" "$SHARE/.qemu.err" && { stop_qemu; break; }
+		done 8>&- &
+		wpid=$!
+	fi
+	if [ $TTY = 1 ]; then
+		# ^C goes to the guest; leave by ending the command (exit / ^D)
+		timeout --foreground -k 10 "$TIMEOUT" "${QEMU[@]}" \
+			-chardev stdio,id=con,signal=off,logfile="$LOG" -serial chardev:con \
+			2> >(exec 8>&-; tee -a "$SHARE/.qemu.err" >&2)
+		qrc=$?
+	else
+		# timeout puts qemu in its own process group, away from the terminal's
+		# ^C: the trap above stops it.  The pipeline runs in the background so
+		# that the trap runs at once.
+		{ timeout -k 10 "$TIMEOUT" "${QEMU[@]}" -serial stdio </dev/null 2>&1; echo $? > "$SHARE/.qemu_rc"; } |
+			sed -u 's/\r$//' | tee "$LOG" &
+		wait $!
+		qrc=$(cat "$SHARE/.qemu_rc" 2>/dev/null || echo 125)
+	fi
+	t1=$(date +%s.%N)
+	if [ -n "$wpid" ]; then
+		kill "$wpid" 2>/dev/null
+		wait "$wpid" 2>/dev/null
+	fi
+}
+
 echo "vmrun: kernel $KERNEL" >&2
 echo "vmrun: share  $SHARE" >&2
-t0=$(date +%s.%N)
-if [ $TTY = 1 ]; then
-	# ^C goes to the guest; leave by ending the command (exit / ^D)
-	timeout --foreground -k 10 "$TIMEOUT" "${QEMU[@]}" \
-		-chardev stdio,id=con,signal=off,logfile="$LOG" -serial chardev:con
-	qrc=$?
-else
-	# timeout puts qemu in its own process group, away from the terminal's
-	# ^C: the trap above stops it.  The pipeline runs in the background so
-	# that the trap runs at once.
-	{ timeout -k 10 "$TIMEOUT" "${QEMU[@]}" -serial stdio </dev/null 2>&1; echo $? > "$SHARE/.qemu_rc"; } |
-		sed -u 's/\r$//' | tee "$LOG" &
-	wait $!
-	qrc=$(cat "$SHARE/.qemu_rc" 2>/dev/null || echo 125)
+boot
+# KVM that passed the probe may still fail a real guest: record that for the
+# next runs, and boot again under TCG when nothing of the command ran yet.
+kvm_why=""
+if [ $ACCEL = kvm ] && [ ! -s "$SHARE/.vm_rc" ]; then
+	started=0
+	grep -q '^VMINIT: start' "$LOG" && started=1
+	if [ $started = 0 ] || grep -qs 'KVM internal error' "$LOG" "$SHARE/.qemu.err"; then
+		kvm_why=$(qemu_why "$qrc" "$LOG" "$SHARE/.qemu.err")
+		if [ -n "$PROBE_FILE" ]; then
+			echo "fail a guest died under kvm although the probe had passed: $kvm_why" > "$PROBE_FILE"
+		fi
+		if [ $started = 0 ] && [ "$ACCEL_MODE" = auto ]; then
+			mv "$LOG" "$SHARE/console.kvm.log"
+			echo "vmrun: the kvm guest died before its init started ($kvm_why; see $SHARE/console.kvm.log): booting again with tcg" >&2
+			ACCEL=tcg ACCEL_WHY="the kvm guest died: $kvm_why"
+			kvm_why=""
+			boot
+		fi
+	fi
 fi
-t1=$(date +%s.%N)
 trap - INT TERM HUP
 stop_qemu
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 # --- result ------------------------------------------------------------------------
 why=""
-if grep -q 'Kernel panic - not syncing' "$LOG"; then
+if [ -n "$kvm_why" ]; then
+	if [ "$ACCEL_MODE" = kvm ]; then
+		why="the guest died under kvm ($kvm_why): unset UBLKFW_VM_ACCEL or set it to tcg"
+	else
+		why="the guest died under kvm ($kvm_why): rerun, vmrun uses tcg for the rest of this host boot"
+	fi
+elif grep -q 'Kernel panic - not syncing' "$LOG"; then
 	why="the guest kernel panicked"
 elif [ ! -s "$SHARE/.vm_rc" ]; then
 	case $qrc in
