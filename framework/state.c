@@ -123,6 +123,28 @@ static struct json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/*
+ * The command that starts this server again: the executable, "add -t
+ * TARGET" when it runs under `ublk-fw-ctl add` (conf.usage_cmd), then the
+ * options it was given.  null when the executable is unknown.
+ */
+static struct json_object *restart_json(const struct ublkfw_dev *dev, const char *exe)
+{
+	struct json_object *a;
+
+	if (!exe[0] || !(a = json_object_new_array()))
+		return NULL;
+	json_object_array_add(a, json_object_new_string(exe));
+	if (dev->conf.usage_cmd) {
+		json_object_array_add(a, json_object_new_string("add"));
+		json_object_array_add(a, json_object_new_string("-t"));
+		json_object_array_add(a, json_object_new_string(dev->ops.name));
+	}
+	for (int i = 1; i < dev->conf.argc; i++)
+		json_object_array_add(a, json_object_new_string(dev->conf.argv[i]));
+	return a;
+}
+
 /* The file's object; NULL when out of memory. */
 static struct json_object *state_json(const struct ublkfw_dev *dev)
 {
@@ -159,8 +181,10 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	for (int i = 1; i <= nargs; i++)
 		json_object_array_add(argv, json_object_new_string(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
-	json_object_object_add(o, "executable", self_exe(exe, sizeof(exe)) ?
-			       json_object_new_string(exe) : NULL);
+	if (!self_exe(exe, sizeof(exe)))
+		exe[0] = '\0';
+	json_object_object_add(o, "executable", exe[0] ? json_object_new_string(exe) : NULL);
+	json_object_object_add(o, "restart", restart_json(dev, exe));
 	for (unsigned int i = 0; i < dev->stack.nr; i++)
 		json_object_array_add(filters, json_object_new_string(dev->stack.layers[i].ops.name));
 	json_object_object_add(o, "filters", filters);
@@ -333,6 +357,7 @@ void ublkfw_state_free(struct ublkfw_state *st)
 	free(st->args);
 	strv_free(st->argv);
 	free(st->executable);
+	strv_free(st->restart);
 	strv_free(st->filters);
 	free(st->recovery);
 	free(st->shmem_htlb);
@@ -481,7 +506,7 @@ static int parse_shmem(struct json_object *shm, struct ublkfw_state *st)
 static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 {
 	struct json_object *shm;
-	size_t nargv = 0, nfilters = 0;
+	size_t nargv = 0, nfilters = 0, nrestart = 0;
 	int64_t v;
 	int ret;
 
@@ -502,6 +527,7 @@ static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 	    (ret = optional(get_str(doc, "args", &st->args))) ||
 	    (ret = optional(get_strv(doc, "argv", &st->argv, &nargv))) ||
 	    (ret = optional(get_str(doc, "executable", &st->executable))) ||
+	    (ret = optional(get_strv(doc, "restart", &st->restart, &nrestart))) ||
 	    (ret = optional(get_strv(doc, "filters", &st->filters, &nfilters))) ||
 	    (ret = optional(get_str(doc, "recovery", &st->recovery))) ||
 	    (ret = optional(get(doc, "shmem", json_type_object, &shm))))
@@ -512,7 +538,7 @@ static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 }
 
 /* The file's bytes, NUL-terminated, in a new buffer *buf. */
-static int slurp(const char *path, char **buf, size_t *len)
+static int slurp(const char *path, char **buf, size_t *len, uid_t *owner)
 {
 	struct stat sb;
 	ssize_t n;
@@ -550,6 +576,7 @@ static int slurp(const char *path, char **buf, size_t *len)
 		return ret;
 	}
 	(*buf)[*len] = '\0';
+	*owner = sb.st_uid;
 	return 0;
 }
 
@@ -559,11 +586,12 @@ int ublkfw_state_read(int id, struct ublkfw_state *st)
 	struct json_object *doc;
 	char path[256], *buf = NULL;
 	size_t len, end;
+	uid_t owner = 0;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
 	ublkfw_run_path(id, "json", path, sizeof(path));
-	ret = slurp(path, &buf, &len);
+	ret = slurp(path, &buf, &len, &owner);
 	if (ret)
 		return ret;
 	tok = json_tokener_new();
@@ -587,5 +615,7 @@ int ublkfw_state_read(int id, struct ublkfw_state *st)
 	free(buf);
 	if (ret)
 		ublkfw_state_free(st);
+	else
+		st->owner = owner;
 	return ret;
 }

@@ -28,6 +28,9 @@ struct ublkfw_state {
 	char **argv;			/* the same, one string each; NULL-terminated */
 	int argc;			/* strings in argv */
 	char *executable;		/* the server program, an absolute path */
+	char **restart;			/* the command that starts it again: executable, ["add",
+					 * "-t", target under ublk-fw-ctl], options; or NULL */
+	uid_t owner;			/* who owns the file (the reader's fstat) */
 	char **filters;			/* the stacked filters' names, top first; NULL-terminated */
 	unsigned int nr_filters;
 	char *recovery;			/* "none" */
