@@ -14,8 +14,13 @@
 #include <unistd.h>
 
 #include "dev.h"
+#include "state.h"
 
 #define START_RECOVERY_WAIT_MS	10000	/* for the old server's files to close */
+/* Indexes above the dead server's highest recorded one that are tried too:
+ * it may have registered after its last state write (the kernel hands out
+ * the lowest free index, so they are just above or in the gaps). */
+#define STALE_INDEX_SLACK	64
 
 static const struct {
 	const char *name;
@@ -115,6 +120,38 @@ static bool recovery_started(void *arg)
 	return s->ret != -EBUSY;
 }
 
+/*
+ * SHMEM_ZC: the buffers the dead server registered stay registered (and
+ * pinned) while no server runs, under indexes only it could serve: its
+ * clients' memfds and its mapping of the --htlb file died with it.  On the
+ * quiesced device (no dispatch, so no freeze) unregister each of them: an
+ * I/O from those pages is then copied, never served through a wrong map.
+ * The new server registers its --htlb file anew (shmem_start) and clients
+ * reconnect and register theirs.  Returns how many were unregistered.
+ */
+static int unregister_stale_buffers(struct ublkfw_dev *dev)
+{
+	struct ublkfw_state st;
+	int last = STALE_INDEX_SLACK - 1, n = 0;
+
+	if (!ublkfw_state_read(dev->id, &st)) {
+		for (unsigned int i = 0; i < st.nr_shmem_registered; i++)
+			if (st.shmem_registered[i] + STALE_INDEX_SLACK > last)
+				last = st.shmem_registered[i] + STALE_INDEX_SLACK;
+		ublkfw_state_free(&st);
+	}
+	if (last > UBLK_SHMEM_BUF_MAX_INDEX)
+		last = UBLK_SHMEM_BUF_MAX_INDEX;
+	for (int i = 0; i <= last; i++)
+		if (!ublkfw_ctrl_cmd(&dev->ctrl, UBLK_U_CMD_UNREG_BUF, dev->id, (uint16_t)-1,
+				     NULL, 0, (uint64_t)i))
+			n++;
+	if (n)
+		ublkfw_info(dev, "device %d: unregistered the %d shared-memory buffer%s of the dead server",
+			    dev->id, n, n == 1 ? "" : "s");
+	return n;
+}
+
 int ublkfw_recover_begin(struct ublkfw_dev *dev)
 {
 	struct start_recovery s = { dev, 0 };
@@ -139,6 +176,8 @@ int ublkfw_recover_begin(struct ublkfw_dev *dev)
 	}
 	ublkfw_info(dev, "device %d: recovery started (mode %s)", dev->id,
 		    ublkfw_recovery_mode(dev->info.flags));
+	if (dev->info.flags & UBLK_F_SHMEM_ZC)
+		unregister_stale_buffers(dev);
 	return 0;
 }
 
