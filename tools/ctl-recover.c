@@ -51,7 +51,9 @@ static int recoverable(struct ublkfw_ctrl *c, int id)
 }
 
 /* The recorded command line with --recover -n ID; --foreground dropped (a
- * recovered server always daemonizes).  NULL-terminated, malloc'ed. */
+ * recovered server always daemonizes), and the "--recover -n ID" an earlier
+ * recover appended (so that it does not grow with every recovery).
+ * NULL-terminated, malloc'ed. */
 static char **recover_argv(const struct ublkfw_state *st, char *idbuf)
 {
 	size_t n = 0, k = 0;
@@ -59,6 +61,9 @@ static char **recover_argv(const struct ublkfw_state *st, char *idbuf)
 
 	while (st->restart[n])
 		n++;
+	if (n >= 4 && !strcmp(st->restart[n - 3], "--recover") && !strcmp(st->restart[n - 2], "-n") &&
+	    !strcmp(st->restart[n - 1], idbuf))
+		n -= 3;
 	av = calloc(n + 4, sizeof(*av));
 	if (!av)
 		return NULL;
