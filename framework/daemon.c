@@ -93,9 +93,11 @@ void ublkfw_daemon_open_log(struct ublkfw_dev *dev)
 
 	if (!dev->daemon.daemonized || dev->daemon.log_fd >= 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), dev->id);
-	mkdir(ublkfw_run_dir(), 0755);
-	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	ublkfw_run_path(dev->id, "log", path, sizeof(path));
+	ublkfw_run_dir_make();
+	/* a recovering server continues the dead one's log */
+	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+				  (dev->conf.recover ? 0 : O_TRUNC), 0644);
 }
 
 /* After "ready": all of the server's output goes to the log. */

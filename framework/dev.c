@@ -383,15 +383,22 @@ static int shmem_start(struct ublkfw_dev *dev)
 	return 0;
 }
 
-/* START_DEV, then what a live device offers: sockets, state file, the word
- * to a waiting parent. */
+/* START_DEV (or END_USER_RECOVERY), then what a live device offers:
+ * sockets, state file, the word to a waiting parent. */
 static int go_live(struct ublkfw_dev *dev)
 {
-	int ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+	int ret;
 
-	if (ret < 0) {
-		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		return ret;
+	if (dev->conf.recover) {
+		ret = ublkfw_recover_end(dev);
+		if (ret < 0)
+			return ret;
+	} else {
+		ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+		if (ret < 0) {
+			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+			return ret;
+		}
 	}
 	dev->started = true;
 	ret = ublkfw_sockets_start(dev);
@@ -427,7 +434,12 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	}
 	dev->ctrl_open = true;
 	main_loop_start(dev);
-	ret = add_device(dev);
+	if (dev->conf.recover)
+		ublkfw_daemon_open_log(dev);	/* the id is known already */
+	ret = dev->conf.recover ? ublkfw_recover_begin(dev) : add_device(dev);
+	if (!ret && dev->ops.attach && (ret = ublkfw_run_dir_make()) == 0 &&
+	    (ret = dev->ops.attach(dev)) > 0)
+		ret = -EINVAL;
 	if (!ret)
 		ret = shmem_start(dev);
 	if (!ret)

@@ -31,6 +31,7 @@ struct ublkfw_dev_config {
 	bool write_zeroes;
 	uint32_t max_write_zeroes;
 	bool foreground;
+	bool recover;			/* --recover: take over device req_id */
 	uint64_t flags_req;		/* UBLK_F_* the server asks for */
 	int argc;			/* the command line, for the state file */
 	char **argv;
@@ -107,6 +108,17 @@ void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops
  * Returns the exit status. */
 int ublkfw_dev_run(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
+/* ---- user recovery (recover.c) ---- */
+
+/* --recovery MODE -> UBLK_F_* flags; 0 or -EINVAL. */
+int ublkfw_recovery_flags(const char *mode, uint64_t *flags);
+/* The mode name of a device's flags: none, reissue, requeue, fail-io. */
+const char *ublkfw_recovery_mode(uint64_t flags);
+/* Check device req_id and START_USER_RECOVERY; takes its geometry. */
+int ublkfw_recover_begin(struct ublkfw_dev *dev);
+/* END_USER_RECOVERY once every tag is fetched: LIVE again. */
+int ublkfw_recover_end(struct ublkfw_dev *dev);
+
 /* The device's counters as one JSON line (devstats.c). */
 void ublkfw_dev_write_stats(struct ublkfw_dev *dev, FILE *f);
 

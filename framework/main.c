@@ -55,6 +55,8 @@ static int dev_check_and_open(struct ublkfw_dev *dev)
 {
 	if (ublkfw_check_privileges(dev->conf.prog))
 		return -1;
+	if (dev->conf.recover)
+		dev->id = dev->conf.req_id;	/* known to the target from open() on */
 	/* Zero copy: check the kernel and open the hugetlbfs pool before
 	 * anything is created, so a refusal leaves nothing behind. */
 	if ((dev->conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(dev))

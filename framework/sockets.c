@@ -336,7 +336,7 @@ int ublkfw_sockets_start(struct ublkfw_dev *dev)
 {
 	int ret;
 
-	mkdir(ublkfw_run_dir(), 0755);
+	ublkfw_run_dir_make();
 	dev->shm.reg_w.fd = dev->shm.ctl_w.fd = -1;
 	ev_timer_init(&dev->shm.accept_pause, accept_pause_cb, SOCK_PAUSE_S, 0.);
 	dev->shm.accept_pause.data = dev;

@@ -28,6 +28,9 @@ struct ublkfw_state {
 	char **argv;			/* the same, one string each; NULL-terminated */
 	int argc;			/* strings in argv */
 	char *executable;		/* the server program, an absolute path */
+	char **restart;			/* the command that starts it again: executable, ["add",
+					 * "-t", target under ublk-fw-ctl], options; or NULL */
+	uid_t owner;			/* who owns the file (the reader's fstat) */
 	char **filters;			/* the stacked filters' names, top first; NULL-terminated */
 	unsigned int nr_filters;
 	char *recovery;			/* "none" */
@@ -38,6 +41,7 @@ struct ublkfw_state {
 };
 
 const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
+int ublkfw_run_dir_make(void);		/* 0 or -errno */
 /* "<run dir>/<id>.<ext>": the device's files (json, log, sock, ctl) */
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 /* (Re)write <run dir>/<id>.json for dev, atomically.  0, or a negative errno

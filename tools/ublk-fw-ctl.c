@@ -26,6 +26,7 @@ static int usage(FILE *f)
 		"                [--filter NAME [FILTER OPTIONS]]... [TARGET OPTIONS]\n"
 		"       " PROG " del -n ID | --all\n"
 		"       " PROG " list [-n ID] [--json]\n"
+		"       " PROG " recover -n ID | --all\n"
 		"       " PROG " stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]\n"
 		"       " PROG " features [--json]\n"
 		"       " PROG " --help | --version\n"
@@ -34,6 +35,7 @@ static int usage(FILE *f)
 		"            (" PROG " add -t TARGET --help lists the target's options)\n"
 		"  del       stop and delete a device, also when its server has died\n"
 		"  list      devices: kernel state, size, queues, flags, target, server pid\n"
+		"  recover   a new server for a device whose server died (add --recovery MODE)\n"
 		"  stats     a device's stats filter: requests, bytes, errors, latency\n"
 		"  features  the ublk features of the running kernel\n"
 		"\n"
@@ -110,36 +112,6 @@ static int cmd_add(int argc, char **argv)
 }
 
 /* ---- device enumeration ----------------------------------------------------- */
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Ids of all ublk devices (from /dev/ublkcN), sorted; returns the count. */
-static int list_ids(int *ids, int max)
-{
-	struct dirent *de;
-	DIR *d = opendir("/dev");
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) && n < max) {
-		char *end;
-		long id;
-
-		if (strncmp(de->d_name, "ublkc", 5) || !de->d_name[5])
-			continue;
-		id = strtol(de->d_name + 5, &end, 10);
-		if (*end || id < 0)
-			continue;
-		ids[n++] = (int)id;
-	}
-	closedir(d);
-	qsort(ids, n, sizeof(*ids), cmp_int);
-	return n;
-}
 
 /* Does process pid hold /dev/ublkc<id> open, i.e. is it that device's server? */
 static bool pid_serves(pid_t pid, int id)
@@ -279,7 +251,7 @@ static int cmd_del(int argc, char **argv)
 	if (open_ctrl(&c))
 		return 1;
 	if (all) {
-		int ids[1024], n = list_ids(ids, 1024);
+		int ids[1024], n = ctl_list_ids(ids, 1024);
 
 		for (int i = 0; i < n; i++)
 			ret |= del_one(&c, ids[i]);
@@ -460,7 +432,7 @@ static int cmd_list(int argc, char **argv)
 		ids[0] = id;
 		n = 1;
 	} else {
-		n = list_ids(ids, 1024);
+		n = ctl_list_ids(ids, 1024);
 	}
 	if (json)
 		printf("[");
@@ -534,6 +506,8 @@ int main(int argc, char **argv)
 		return cmd_del(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "recover"))
+		return ctl_cmd_recover(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return ctl_cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "features"))
