@@ -294,6 +294,12 @@ static int add_device(struct ublkfw_dev *dev)
 			   ublkfw_flags_str(dev->conf.flags_req & ~info->flags, buf, sizeof(buf)));
 		return -EOPNOTSUPP;
 	}
+	if (info->nr_hw_queues != dev->conf.nr_queues)
+		ublkfw_info(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
+			    dev->id, dev->conf.nr_queues, info->nr_hw_queues);
+	if (info->queue_depth != dev->conf.depth)
+		ublkfw_info(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
+			    dev->conf.depth, info->queue_depth);
 	dev->conf.nr_queues = info->nr_hw_queues;
 	dev->conf.depth = info->queue_depth;
 	dev->conf.max_io = info->max_io_buf_bytes;

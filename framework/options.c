@@ -255,6 +255,7 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 			 const struct option *longopts, const struct layer_opts *lo)
 {
 	unsigned int nr_filters = 0;
+	char culprit[64];
 	int c;
 
 	optind = 1;
@@ -270,9 +271,11 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 			printf("%s (ublk-fw) %s\n", dev->conf.prog, UBLKFW_VERSION);
 			return 1;
 		case ':':
-			return bad(dev, "option '%s' needs a value (see --help)", argv[optind - 1]);
+			return bad(dev, "option '%s' needs a value (see --help)",
+				   ublkfw_getopt_culprit(c, argv, culprit, sizeof(culprit)));
 		case '?':
-			return bad(dev, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return bad(dev, "unknown option '%s' (see --help)",
+				   ublkfw_getopt_culprit(c, argv, culprit, sizeof(culprit)));
 		}
 		if (c < OPT_LAYER_BASE) {
 			if (std_option(dev, c, optarg, &nr_filters))

@@ -156,6 +156,12 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	struct stat st;
 	int err, fd;
 
+	/* What it is first: O_DIRECT fails on a character device or a FIFO
+	 * too, and "use --buffered" would be the wrong advice. */
+	if (!stat(leg->path, &st) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ublkfw_err(dev, "%s is not a regular file or a block device", leg->path);
+		return -EINVAL;
+	}
 	leg->fd = open(leg->path, flags);
 	if (leg->fd < 0) {
 		err = errno;
@@ -269,6 +275,12 @@ int backing_open(struct ublkfw_dev *dev, struct backing *b)
 		usable = usable / b->chunk * b->chunk * b->nr_legs;
 	else
 		usable = usable / lbs * lbs;
+	if (!usable) {
+		ublkfw_err(dev, "%s%s smaller than one %s of %llu bytes", b->legs[0].path,
+			   b->nr_legs > 1 ? " or another leg is" : " is", b->chunk ? "chunk" : "block",
+			   (unsigned long long)(b->chunk ? b->chunk : lbs));
+		goto fail;
+	}
 	size = ublkfw_dev_size(dev);
 	if (!size) {
 		ublkfw_dev_set_size(dev, usable);

@@ -182,7 +182,7 @@ int ctl_cmd_recover(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:a", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:a", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("recover", optarg, &id))
@@ -192,10 +192,12 @@ int ctl_cmd_recover(int argc, char **argv)
 			all = true;
 			break;
 		default:
-			return ctl_bad_option("recover", argv[optind - 1]);
+			return ctl_getopt_error("recover", opt, argv);
 		}
 	}
-	if ((id < 0) == !all || optind < argc) {
+	if (ctl_no_more_args("recover", argc, argv))
+		return 2;
+	if ((id < 0) == !all) {
 		fprintf(stderr, PROG ": recover: give the device with -n ID or --all (see " PROG " --help)\n");
 		return 2;
 	}

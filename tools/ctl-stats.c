@@ -198,7 +198,7 @@ int ctl_cmd_stats(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:j", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:j", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("stats", optarg, &id))
@@ -226,10 +226,12 @@ int ctl_cmd_stats(int argc, char **argv)
 			count = (long)v;
 			break;
 		default:
-			return ctl_bad_option("stats", argv[optind - 1]);
+			return ctl_getopt_error("stats", opt, argv);
 		}
 	}
-	if (id < 0 || optind < argc) {
+	if (ctl_no_more_args("stats", argc, argv))
+		return 2;
+	if (id < 0) {
 		fprintf(stderr, PROG ": stats: give the device with -n ID (see " PROG " --help)\n");
 		return 2;
 	}

@@ -2,6 +2,7 @@
 /* ctl-util.c - what several ublk-fw-ctl subcommands share: argument errors
  * reported alike, and the list of ublk devices. */
 #include <dirent.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,25 @@ int ctl_parse_id(const char *cmd, const char *arg, int *id)
 	return -1;
 }
 
-int ctl_bad_option(const char *cmd, const char *arg)
+int ctl_getopt_error(const char *cmd, int c, char *const *argv)
 {
-	fprintf(stderr, PROG ": %s: unknown option '%s' (see " PROG " --help)\n", cmd, arg);
+	char culprit[64];
+
+	ublkfw_getopt_culprit(c, argv, culprit, sizeof(culprit));
+	if (c == ':')
+		fprintf(stderr, PROG ": %s: option '%s' needs a value (see " PROG " --help)\n", cmd,
+			culprit);
+	else
+		fprintf(stderr, PROG ": %s: unknown option '%s' (see " PROG " --help)\n", cmd, culprit);
+	return 2;
+}
+
+int ctl_no_more_args(const char *cmd, int argc, char *const *argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, PROG ": %s: unexpected argument '%s' (see " PROG " --help)\n", cmd,
+		argv[optind]);
 	return 2;
 }
 

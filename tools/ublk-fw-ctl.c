@@ -72,18 +72,27 @@ static int cmd_add(int argc, char **argv)
 		return 1;
 	nargv[0] = PROG;
 	for (int i = 1; i < argc; i++) {
-		if (!tname && (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--target"))) {
+		const char *t = NULL;
+
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--target")) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, PROG ": add: -t needs a target name\n");
 				free(nargv);
 				return 2;
 			}
-			tname = argv[++i];
-		} else if (!tname && !strncmp(argv[i], "--target=", 9)) {
-			tname = argv[i] + 9;
+			t = argv[++i];
+		} else if (!strncmp(argv[i], "--target=", 9)) {
+			t = argv[i] + 9;
 		} else {
 			nargv[nargc++] = argv[i];
+			continue;
 		}
+		if (tname) {
+			fprintf(stderr, PROG ": add: two targets ('%s', then '%s'): give -t once\n", tname, t);
+			free(nargv);
+			return 2;
+		}
+		tname = t;
 	}
 	if (!tname) {
 		for (int i = 1; i < nargc; i++)
@@ -229,7 +238,7 @@ static int cmd_del(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:ah", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("del", optarg, &id))
@@ -241,10 +250,12 @@ static int cmd_del(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			return ctl_bad_option("del", argv[optind - 1]);
+			return ctl_getopt_error("del", opt, argv);
 		}
 	}
-	if ((id < 0) == !all || optind < argc) {
+	if (ctl_no_more_args("del", argc, argv))
+		return 2;
+	if ((id < 0) == !all) {
 		fprintf(stderr, PROG ": del: give exactly one of -n ID or --all\n");
 		return 2;
 	}
@@ -411,7 +422,7 @@ static int cmd_list(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("list", optarg, &id))
@@ -423,9 +434,11 @@ static int cmd_list(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			return ctl_bad_option("list", argv[optind - 1]);
+			return ctl_getopt_error("list", opt, argv);
 		}
 	}
+	if (ctl_no_more_args("list", argc, argv))
+		return 2;
 	if (open_ctrl(&c))
 		return 1;
 	if (id >= 0) {
@@ -462,8 +475,9 @@ static int cmd_features(int argc, char **argv)
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
 	int ret;
 
-	if (argc > 1 && !json) {
-		fprintf(stderr, PROG ": features: unknown argument '%s'\n", argv[1]);
+	if (argc > 1 + json) {
+		fprintf(stderr, PROG ": features: unexpected argument '%s' (see " PROG " --help)\n",
+			argv[1 + json]);
 		return 2;
 	}
 	if (open_ctrl(&c))

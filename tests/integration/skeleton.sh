@@ -275,7 +275,16 @@ expect_error "depth 0" "invalid queue depth '0'" "$CTL" add -t null -d 0
 expect_error "depth > 4096" "invalid queue depth '5000'" "$CTL" add -t null -d 5000
 expect_error "max-io not a power of two" "invalid --max-io '3000'" "$CTL" add -t null --max-io 3000
 expect_error "unknown option" "unknown option '--bogus'" "$CTL" add -t null --bogus
-expect_error "missing option value" "needs a value" "$CTL" add -t null -q
+expect_error "missing option value" "option '-q' needs a value" "$CTL" add -t null -q
+expect_error "unknown option in a cluster names it" "unknown option '-x'" "$CTL" add -t null -xq 2
+expect_error "unknown long option without its value" "unknown option '--bogus' " "$CTL" add -t null --bogus=3
+expect_error "two targets" "two targets \('null', then 'loop'\): give -t once" "$CTL" add -t null -t loop
+for sub in list del stats recover; do
+	expect_error "$sub -n without a value" "$sub: option '-n' needs a value" "$CTL" $sub -n
+done
+expect_error "list with an extra argument" "list: unexpected argument 'garbage'" "$CTL" list garbage
+expect_error "features with an extra argument" "features: unexpected argument 'extra'" "$CTL" features --json extra
+expect_error "stats with an extra argument" "stats: unexpected argument 'x'" "$CTL" stats -n 1 x
 expect_error "not root" "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups \
 	"$CTL" add -t null
 expect_error "no /dev/ublk-control" "modprobe ublk_drv" \
@@ -287,6 +296,12 @@ if id=$(add_dev -t null -n 7 -s 64M); then
 else
 	fail "device id taken: first add"
 fi
+# more queues than CPUs: the kernel gives fewer, and add says so
+out=$("$CTL" add -t null -s 64M -q 1000 2>&1)
+id=$(printf '%s\n' "$out" | sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p')
+check "-q 1000: add says how many queues the kernel gave ($(printf '%s' "$out" | head -1))" sh -c \
+	"printf '%s' '$out' | grep -q '1000 queues asked for, the kernel gives $(nproc)'"
+[ -n "$id" ] && "$CTL" del -n $id > /dev/null
 # the largest size accepted gives a working device
 if id=$(add_dev -t null -s 8191P); then
 	check "size 8191P: the block device has 8191 PiB" test "$(blockdev --getsize64 /dev/ublkb$id)" = 9222246136947933184

@@ -184,6 +184,16 @@ expect_error "loop: missing backing file" "cannot open $W/nosuch.img: No such fi
 	"$CTL" add -t loop $W/nosuch.img
 expect_error "loop: no backing file given" "no backing file" "$CTL" add -t loop
 expect_error "loop: a directory" "is not a regular file or a block device" "$CTL" add -t loop $W
+expect_error "loop: /dev/null is not a backing (not 'use --buffered')" "/dev/null is not a regular file or a block device" \
+	"$CTL" add -t loop /dev/null
+mkfifo $W/fifo
+expect_error "loop: a FIFO is not a backing" "$W/fifo is not a regular file or a block device" \
+	"$CTL" add -t loop $W/fifo
+head -c 100 /dev/zero > $W/tiny.img
+expect_error "loop: a file smaller than one block (not 'give -s SIZE')" "$W/tiny.img is smaller than one block of 512 bytes" \
+	"$CTL" add -t loop --buffered $W/tiny.img
+expect_error "stripe: legs smaller than one chunk" "smaller than one chunk of 65536 bytes" \
+	"$CTL" add -t stripe --buffered $W/tiny.img $W/small.img
 expect_error "loop: unreadable file" "cannot open $W/locked.img: Permission denied" \
 	setpriv --inh-caps=-dac_override,-dac_read_search \
 	--bounding-set=-dac_override,-dac_read_search "$CTL" add -t loop $W/locked.img
