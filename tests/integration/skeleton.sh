@@ -96,7 +96,7 @@ fi
 # ---- SIGTERM to a foreground server: stop, drain, delete, exit 0 --------
 "$CTL" add -t null -n 3 -s 128M --foreground > "$OUT/fg.out" 2>&1 &
 srv=$!
-i=0; while [ ! -b /dev/ublkb3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -q '^/dev/ublkb3 (id 3)$' "$OUT/fg.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "SIGTERM: foreground server created /dev/ublkb3" test -b /dev/ublkb3
 fio --name=bg --filename=/dev/ublkb3 --rw=randread --bs=4k --direct=1 --ioengine=io_uring \
 	--iodepth=16 --runtime=30 --time_based > /dev/null 2>&1 &
@@ -114,7 +114,8 @@ kill "$fio" 2>/dev/null; wait "$fio" 2>/dev/null
 # server: a clean stop, and no death ----------------------------------------
 "$CTL" add -t null -n 3 -s 128M --foreground > "$OUT/fg.out" 2>&1 &
 srv=$!
-i=0; while [ ! -b /dev/ublkb3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+# once it has said so (a signal earlier is one during start-up: see below)
+i=0; while ! grep -q '^/dev/ublkb3 (id 3)$' "$OUT/fg.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 kill -HUP "$srv"
 wait "$srv"
 rc=$?
@@ -177,9 +178,10 @@ if id=$(add_dev -t null -s 64M); then
 		"n=\$(sed -n 's/connected //p' '$OUT/hold.out'); [ \$n -ge 32 ] && [ \$n -lt 100 ]"
 	check "flood: served again once it is over" sh -c "sleep 1; $PEER ask $S.ctl | grep -q '^reply [1-9]'"
 	# idle connections are closed after 5 s
-	$PEER hold $S.ctl 32 8 > /dev/null &
+	: > "$OUT/hold.out"
+	$PEER hold $S.ctl 32 8 > "$OUT/hold.out" &
 	h=$!
-	sleep 1
+	i=0; while [ ! -s "$OUT/hold.out" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
 	check "idle: 32 silent connections lock others out" sh -c "timeout 2 $PEER ask $S.ctl; [ \$? != 0 ]"
 	sleep 6
 	check "idle: after 5 s of silence they are closed and others served" sh -c "$PEER ask $S.ctl | grep -q '^reply [1-9]'"
