@@ -54,10 +54,15 @@ static int wait_for_child(struct ublkfw_dev *dev, pid_t child, int fd)
 	waitpid(child, &status, 0);
 	if (!failed) {
 		/* The server died without a word (crash, OOM kill, SIGKILL). */
+		char log[256];
+
 		fprintf(stderr, "%s: the server process died during start-up%s\n", dev->conf.prog,
 			added >= 0 ? "; removing the device it created" : "");
 		if (added >= 0) {
 			struct ublkfw_ctrl c;
+
+			if (!ublkfw_state_keep_log(added, log, sizeof(log)))
+				fprintf(stderr, "%s: its log: %s\n", dev->conf.prog, log);
 
 			if (!ublkfw_ctrl_open(&c)) {
 				ublkfw_ctrl_stop_dev(&c, added);
@@ -146,7 +151,14 @@ int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status)
 		return 1;
 	}
 	close(pipefd[0]);
+	/* A daemon of its own: no controlling terminal, no directory it holds
+	 * busy, no caller's umask (every file it makes has an explicit mode;
+	 * anything else is its own).  The target opened its files already;
+	 * the state file records the caller's directory for a recover. */
 	setsid();
+	umask(077);
+	if (chdir("/"))
+		ublkfw_err(dev, "chdir /: %s", strerror(errno));
 	dev->daemon.ready_fd = pipefd[1];
 	dev->daemon.daemonized = true;
 	return 0;

@@ -19,6 +19,7 @@
 struct ublkfw_dev_config {
 	const char *prog;		/* program name for messages */
 	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
+	char *cwd;			/* where it was started (relative paths), or NULL */
 	int req_id;			/* -1: let the kernel choose */
 	unsigned int nr_queues;
 	unsigned int depth;

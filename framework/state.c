@@ -185,6 +185,7 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 		exe[0] = '\0';
 	json_object_object_add(o, "executable", exe[0] ? json_object_new_string(exe) : NULL);
 	json_object_object_add(o, "restart", restart_json(dev, exe));
+	json_object_object_add(o, "cwd", str_or_null(dev->conf.cwd));
 	for (unsigned int i = 0; i < dev->stack.nr; i++)
 		json_object_array_add(filters, json_object_new_string(dev->stack.layers[i].ops.name));
 	json_object_object_add(o, "filters", filters);
@@ -341,6 +342,16 @@ int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *
 	return 0;
 }
 
+int ublkfw_state_keep_log(int id, char *buf, size_t len)
+{
+	char from[256];
+
+	ublkfw_run_path(id, "log", from, sizeof(from));
+	snprintf(buf, len, "%s/dead-%d.log", ublkfw_run_dir(), id);
+	/* rename() moves a symlink, never what it points to */
+	return rename(from, buf) ? -errno : 0;
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 static void strv_free(char **v)
@@ -358,6 +369,7 @@ void ublkfw_state_free(struct ublkfw_state *st)
 	strv_free(st->argv);
 	free(st->executable);
 	strv_free(st->restart);
+	free(st->cwd);
 	strv_free(st->filters);
 	free(st->recovery);
 	free(st->shmem_htlb);
@@ -528,6 +540,7 @@ static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 	    (ret = optional(get_strv(doc, "argv", &st->argv, &nargv))) ||
 	    (ret = optional(get_str(doc, "executable", &st->executable))) ||
 	    (ret = optional(get_strv(doc, "restart", &st->restart, &nrestart))) ||
+	    (ret = optional(get_str(doc, "cwd", &st->cwd))) ||
 	    (ret = optional(get_strv(doc, "filters", &st->filters, &nfilters))) ||
 	    (ret = optional(get_str(doc, "recovery", &st->recovery))) ||
 	    (ret = optional(get(doc, "shmem", json_type_object, &shm))))

@@ -90,7 +90,7 @@ static bool is_live(void *arg)
 }
 
 /* Run the new server and wait for its word (it daemonizes once LIVE). */
-static int run_server(struct ublkfw_ctrl *c, int id, char **av)
+static int run_server(struct ublkfw_ctrl *c, int id, char **av, const char *cwd)
 {
 	struct live l = { c, id };
 	int status;
@@ -103,6 +103,12 @@ static int run_server(struct ublkfw_ctrl *c, int id, char **av)
 		return 1;
 	}
 	if (pid == 0) {
+		/* the options' relative paths are the dead server's */
+		if (cwd && chdir(cwd)) {
+			fprintf(stderr, PROG ": recover: cannot enter %s, where device %d's server was started: %s\n",
+				cwd, id, strerror(errno));
+			_exit(1);
+		}
 		execv(av[0], av);
 		fprintf(stderr, PROG ": recover: cannot run %s: %s\n", av[0], strerror(errno));
 		_exit(127);
@@ -144,7 +150,7 @@ static int recover_one(struct ublkfw_ctrl *c, int id)
 	}
 	snprintf(idbuf, sizeof(idbuf), "%d", id);
 	av = recover_argv(&st, idbuf);
-	ret = av ? run_server(c, id, av) : 1;
+	ret = av ? run_server(c, id, av, st.cwd) : 1;
 	free(av);
 	ublkfw_state_free(&st);
 	return ret;

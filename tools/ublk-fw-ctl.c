@@ -172,6 +172,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublkfw_state st;
+	char log[256];
+	bool dead = false;
 	pid_t pid = -1;
 	int ret;
 
@@ -192,7 +194,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		ublkfw_state_free(&st);
 	}
 
-	if (pid_serves(pid, id)) {
+	dead = !pid_serves(pid, id);
+	if (!dead) {
 		/* A live server: let it stop, drain and delete its own device.
 		 * One that has not let go of /dev/ublkcN after 30 s is killed:
 		 * DEL_DEV below would otherwise wait for it forever. */
@@ -204,6 +207,7 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 				(int)pid);
 			kill(pid, SIGKILL);
 			ublkfw_poll_until(server_gone, &g, 10000, 20000);
+			dead = true;
 		}
 	}
 	/* A dead (or stubborn) server: do it ourselves. */
@@ -220,6 +224,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 			return 1;
 		}
 	}
+	if (dead && !ublkfw_state_keep_log(id, log, sizeof(log)))
+		printf("device %d's server had died: its last log is %s\n", id, log);
 	ublkfw_state_remove(id);
 	printf("deleted /dev/ublkb%d (id %d)\n", id, id);
 	return 0;
@@ -506,6 +512,9 @@ static int cmd_features(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Descriptors the caller leaked to us would live on in every server
+	 * this starts: a tool that makes daemons closes them first. */
+	close_range(3, ~0U, 0);
 	if (argc < 2)
 		return usage(stderr);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))

@@ -153,6 +153,26 @@ else
 	fail "SIGSTOP: add"
 fi
 
+# ---- a daemon of its own: no inherited descriptor, /, umask 077, no tty ----
+if id=$(sh -c "exec 7< /etc/hostname; umask 000; cd /tmp && exec '$CTL' add -t null -s 64M" |
+	sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p') && [ -n "$id" ]; then
+	pid=$(server_pid $id)
+	check "daemon: works in /" test "$(readlink /proc/$pid/cwd)" = /
+	check "daemon: umask 077, not the caller's 000" grep -q "^Umask:[[:space:]]*0077" /proc/$pid/status
+	check "daemon: stdin is /dev/null, stdout and stderr the log" sh -c \
+		"[ \$(readlink /proc/$pid/fd/0) = /dev/null ] && [ \$(readlink /proc/$pid/fd/1) = /run/ublk-fw/$id.log ] &&
+		 [ \$(readlink /proc/$pid/fd/2) = /run/ublk-fw/$id.log ]"
+	check "daemon: the caller's descriptor 7 is not inherited" sh -c \
+		"! ls -l /proc/$pid/fd | grep -q /etc/hostname"
+	check "daemon: its own session (no controlling terminal)" test "$(ps -o sid= -p $pid | tr -d ' ')" = "$pid"
+	check "daemon: the state file records where it was started" jq -e '.cwd == "/tmp"' /run/ublk-fw/$id.json
+	"$CTL" del -n $id > /dev/null
+else
+	fail "daemon: add"
+fi
+expect_error "a relative UBLKFW_RUN_DIR" "UBLKFW_RUN_DIR 'run' is not an absolute path" \
+	env UBLKFW_RUN_DIR=run "$CTL" add -t null -s 64M
+
 # ---- the server's sockets against other users and floods -----------------
 PEER="python3 $TOP/tests/integration/sock_peer.py"
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
@@ -245,11 +265,18 @@ if id=$(add_dev -t null -n 5 -s 128M); then
 	kill -KILL "$pid"
 	wait "$fio" 2>/dev/null
 	check "SIGKILL: char device /dev/ublkc5 is left behind" test -e /dev/ublkc5
-	check "SIGKILL: del removes the orphan" "$CTL" del -n 5
+	echo "a line of the dead server" >> /run/ublk-fw/5.log
+	out=$("$CTL" del -n 5)
+	check "SIGKILL: del removes the orphan ($out)" test $? = 0
+	check "SIGKILL: del says where the dead server's log is" sh -c \
+		"echo '$out' | grep -q \"device 5's server had died: its last log is /run/ublk-fw/dead-5.log\""
+	check "SIGKILL: and it is kept there" grep -q "a line of the dead server" /run/ublk-fw/dead-5.log
 	check "SIGKILL: both nodes gone" wait_gone 5 5
 	check "SIGKILL: state file removed" test ! -e /run/ublk-fw/5.json
 	if id2=$(add_dev -t null -n 5 -s 128M); then
 		pass "SIGKILL: the same id can be added again"
+		check "SIGKILL: the new server's log did not replace the dead one's" \
+			grep -q "a line of the dead server" /run/ublk-fw/dead-5.log
 		"$CTL" del -n "$id2" > /dev/null
 	else
 		fail "SIGKILL: re-add with -n 5"

@@ -63,6 +63,7 @@ static void fake_dev(struct ublkfw_dev *dev, int id)
 	dev->conf.nr_queues = 2;
 	dev->conf.depth = 64;
 	dev->conf.size = 1ULL << 30;
+	dev->conf.cwd = "/srv/disks";
 }
 
 static void fake_dev_free(struct ublkfw_dev *dev)
@@ -196,6 +197,7 @@ Test(state, the_file_has_every_key, .init = setup, .fini = teardown)
 		{ "queues", json_type_int }, { "depth", json_type_int }, { "size", json_type_int },
 		{ "args", json_type_string }, { "argv", json_type_array },
 		{ "executable", json_type_string }, { "restart", json_type_array },
+		{ "cwd", json_type_string },
 		{ "filters", json_type_array },
 		{ "recovery", json_type_string }, { "shmem", json_type_object },
 	};
@@ -262,6 +264,7 @@ Test(state, restart_is_the_command_line, .init = setup, .fini = teardown)
 	for (int i = 1; i < NR_ARGS; i++)
 		cr_expect_str_eq(st.restart[i], args[i], "restart[%d]", i);
 	cr_expect_null(st.restart[NR_ARGS]);
+	cr_expect_str_eq(st.cwd, "/srv/disks", "relative paths need where it started");
 	cr_expect_eq(st.owner, geteuid());
 	ublkfw_state_free(&st);
 }
