@@ -100,31 +100,40 @@ void ublkfw_daemon_open_log(struct ublkfw_dev *dev)
 		return;
 	ublkfw_run_path(dev->id, "log", path, sizeof(path));
 	ublkfw_run_dir_make();
-	/* a recovering server continues the dead one's log */
-	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-				  (dev->conf.recover ? 0 : O_TRUNC), 0644);
+	/* a recovering server continues the dead one's log; a new one starts
+	 * its own, never writing through a symlink planted in its place */
+	if (!dev->conf.recover)
+		unlink(path);
+	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+				  (dev->conf.recover ? 0 : O_EXCL), 0600);
+	if (dev->daemon.log_fd < 0)
+		ublkfw_err(dev, "cannot open the log %s: %s (messages go to nowhere)", path,
+			   strerror(errno));
 }
 
 /* After "ready": all of the server's output goes to the log. */
 void ublkfw_daemon_detach(struct ublkfw_dev *dev)
 {
-	int null;
+	int null, out;
 
 	if (!dev->daemon.daemonized)
 		return;
 	ublkfw_daemon_open_log(dev);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
+	out = dev->daemon.log_fd >= 0 ? dev->daemon.log_fd : null;
+	if (null >= 0)
 		dup2(null, STDIN_FILENO);
-		close(null);
-	}
-	if (dev->daemon.log_fd >= 0) {
-		dup2(dev->daemon.log_fd, STDOUT_FILENO);
-		dup2(dev->daemon.log_fd, STDERR_FILENO);
-		close(dev->daemon.log_fd);
-		dev->daemon.log_fd = -1;
+	/* without a log, nowhere: never the caller's terminal or pipe */
+	if (out >= 0) {
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
 		dev->daemon.detached = true;
 	}
+	if (null >= 0)
+		close(null);
+	if (dev->daemon.log_fd >= 0)
+		close(dev->daemon.log_fd);
+	dev->daemon.log_fd = -1;
 }
 
 int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status)

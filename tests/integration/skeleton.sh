@@ -170,6 +170,16 @@ if id=$(sh -c "exec 7< /etc/hostname; umask 000; cd /tmp && exec '$CTL' add -t n
 else
 	fail "daemon: add"
 fi
+# a symlink planted where the log goes is replaced, never written through
+echo keep > "$OUT/victim"; mkdir -p /run/ublk-fw; ln -sf "$OUT/victim" /run/ublk-fw/6.log
+if id=$(add_dev -t null -n 6 -s 64M); then
+	check "log: a planted symlink is not written through" sh -c "[ \"\$(cat '$OUT/victim')\" = keep ]"
+	check "log: the server's log is a regular file of mode 0600" sh -c \
+		"[ -f /run/ublk-fw/6.log ] && [ ! -L /run/ublk-fw/6.log ] && [ \$(stat -c %a /run/ublk-fw/6.log) = 600 ]"
+	"$CTL" del -n 6 > /dev/null
+else
+	fail "log: add -n 6 over a planted symlink"
+fi
 expect_error "a relative UBLKFW_RUN_DIR" "UBLKFW_RUN_DIR 'run' is not an absolute path" \
 	env UBLKFW_RUN_DIR=run "$CTL" add -t null -s 64M
 
