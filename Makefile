@@ -53,6 +53,7 @@ ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc $(RAWNULL)
 # Test programs that live with their tests (the kernel-level tests) bring
 # their own rules and add their binaries to ALL.
 -include tests/kernel/kernel.mk
+-include tests/fuzz/fuzz.mk
 ifeq ($(ENABLE_TESTS),yes)
 ALL += $(UNIT)
 endif
