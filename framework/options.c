@@ -258,7 +258,7 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 	char culprit[64];
 	int c;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:q:d:s:hV", longopts, NULL)) != -1) {
 		const struct ublkfw_option *o;

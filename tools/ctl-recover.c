@@ -186,7 +186,7 @@ int ctl_cmd_recover(int argc, char **argv)
 	int id = -1, opt, ret;
 	bool all = false;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:a", opts, NULL)) != -1) {
 		switch (opt) {

@@ -196,7 +196,7 @@ int ctl_cmd_stats(int argc, char **argv)
 	uint64_t v;
 	char *end;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:j", opts, NULL)) != -1) {
 		switch (opt) {

@@ -242,7 +242,7 @@ static int cmd_del(int argc, char **argv)
 	struct ublkfw_ctrl c;
 	int id = -1, all = 0, opt, ret = 0;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:ah", opts, NULL)) != -1) {
 		switch (opt) {
@@ -426,7 +426,7 @@ static int cmd_list(int argc, char **argv)
 	int ids[1024], n, id = -1, opt, ret = 0, shown = 0;
 	bool json = false;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:jh", opts, NULL)) != -1) {
 		switch (opt) {
