@@ -34,7 +34,10 @@ const char *ublkfw_run_dir(void)
 
 int ublkfw_run_dir_make(void)
 {
-	return mkdir(ublkfw_run_dir(), 0755) && errno != EEXIST ? -errno : 0;
+	/* 0755 whatever the umask (a daemon's is 077), if we make it */
+	if (!mkdir(ublkfw_run_dir(), 0755))
+		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
 }
 
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)

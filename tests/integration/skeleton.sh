@@ -276,10 +276,11 @@ if id=$(add_dev -t null -n 5 -s 128M); then
 	wait "$fio" 2>/dev/null
 	check "SIGKILL: char device /dev/ublkc5 is left behind" test -e /dev/ublkc5
 	echo "a line of the dead server" >> /run/ublk-fw/5.log
-	out=$("$CTL" del -n 5)
-	check "SIGKILL: del removes the orphan ($out)" test $? = 0
-	check "SIGKILL: del says where the dead server's log is" sh -c \
-		"echo '$out' | grep -q \"device 5's server had died: its last log is /run/ublk-fw/dead-5.log\""
+	"$CTL" del -n 5 > "$OUT/del5.out"
+	rc=$?
+	check "SIGKILL: del removes the orphan (exit $rc: $(cat "$OUT/del5.out"))" test $rc = 0
+	check "SIGKILL: del says where the dead server's log is" \
+		grep -q "device 5's server had died: its last log is /run/ublk-fw/dead-5.log" "$OUT/del5.out"
 	check "SIGKILL: and it is kept there" grep -q "a line of the dead server" /run/ublk-fw/dead-5.log
 	check "SIGKILL: both nodes gone" wait_gone 5 5
 	check "SIGKILL: state file removed" test ! -e /run/ublk-fw/5.json
