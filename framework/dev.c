@@ -295,10 +295,10 @@ static int add_device(struct ublkfw_dev *dev)
 		return -EOPNOTSUPP;
 	}
 	if (info->nr_hw_queues != dev->conf.nr_queues)
-		ublkfw_info(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
+		ublkfw_notice(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
 			    dev->id, dev->conf.nr_queues, info->nr_hw_queues);
 	if (info->queue_depth != dev->conf.depth)
-		ublkfw_info(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
+		ublkfw_notice(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
 			    dev->conf.depth, info->queue_depth);
 	dev->conf.nr_queues = info->nr_hw_queues;
 	dev->conf.depth = info->queue_depth;

@@ -113,8 +113,10 @@ const char *ublkfw_progname(void)
 	return program_invocation_short_name;
 }
 
-void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap)
+void ublkfw_vlog(const struct ublkfw_dev *dev, enum ublkfw_log_level level, const char *fmt,
+		 va_list ap)
 {
+	bool err = level == UBLKFW_LOG_ERR, to_user = level != UBLKFW_LOG_INFO;
 	char msg[512];
 
 	/* Errors and information go to the same place (stderr, which is the
@@ -132,9 +134,9 @@ void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_lis
 	 * user waiting in `add`.  Otherwise (foreground, or detached with
 	 * stderr on the log): stderr, errors marked for grep. */
 	if (dev && dev->daemon.log_fd >= 0) {
-		if (write(dev->daemon.log_fd, line, strlen(line)) < 0 && !err)
+		if (write(dev->daemon.log_fd, line, strlen(line)) < 0 && !to_user)
 			return;
-		if (!err)
+		if (!to_user)
 			return;
 	} else if (dev && err && dev->daemon.detached) {
 		fprintf(stderr, "error: ");
@@ -148,7 +150,7 @@ void ublkfw_err(const struct ublkfw_dev *dev, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	ublkfw_vlog(dev, true, fmt, ap);
+	ublkfw_vlog(dev, UBLKFW_LOG_ERR, fmt, ap);
 	va_end(ap);
 }
 
@@ -157,6 +159,15 @@ void ublkfw_info(const struct ublkfw_dev *dev, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	ublkfw_vlog(dev, false, fmt, ap);
+	ublkfw_vlog(dev, UBLKFW_LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void ublkfw_notice(const struct ublkfw_dev *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ublkfw_vlog(dev, UBLKFW_LOG_NOTICE, fmt, ap);
 	va_end(ap);
 }

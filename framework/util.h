@@ -41,7 +41,17 @@ static inline size_t ublkfw_round_up(size_t n, size_t align)
 
 /* ---- logging (util.c) -------------------------------------------------- */
 
-void ublkfw_vlog(const struct ublkfw_dev *dev, bool err, const char *fmt, va_list ap);
+enum ublkfw_log_level {
+	UBLKFW_LOG_INFO,	/* the log (stderr in the foreground) */
+	UBLKFW_LOG_NOTICE,	/* also the user waiting in `add` */
+	UBLKFW_LOG_ERR,		/* the same, marked "error: " once detached */
+};
+void ublkfw_vlog(const struct ublkfw_dev *dev, enum ublkfw_log_level level, const char *fmt,
+		 va_list ap);
+/* Information the user who runs `add` should see (the kernel changed what
+ * was asked for): to the log and the terminal alike. */
+void ublkfw_notice(const struct ublkfw_dev *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 const char *ublkfw_progname(void);
 /* Call done(arg) every step_us until it says true or timeout_ms passed;
  * its last answer.  The one sleep-poll loop of the project. */
