@@ -77,34 +77,30 @@ if id=$(add_dev -t null -s 1G --recovery reissue); then
 	"$CTL" del -n $id >/dev/null
 else fail "null reissue: add"; fi
 
-# ---- requeue: the requests the dead server held fail, nothing else -------
+# ---- requeue and reissue, block by block -----------------------------------
 # USER_RECOVERY without REISSUE: a request the server had fetched and not
 # completed when it died fails with EIO; requests after the death wait and are
 # served by the new server.  One writer at QD1: at most one write may fail,
-# and every acknowledged block reads back intact.
-if id=$(add_dev -t memory -s 64M --recovery requeue); then
-	$PAT write /dev/ublkb$id $W/req.log 800 &
-	p=$!
+# and every acknowledged block reads back intact.  With REISSUE none fails.
+# pattern_across_kill MODE WHAT-RESULT-MUST-MATCH
+pattern_across_kill() {
+	if ! id=$(add_dev -t memory -s 64M --recovery $1); then
+		fail "$1 pattern: add"
+		return
+	fi
+	$PAT write /dev/ublkb$id $W/$1.log 800 &
+	_p=$!
 	sleep 1
-	check "requeue: kill -9 during the writes" kill9 $id
-	recover_ok "requeue" $id
-	wait $p
-	res=$($PAT check /dev/ublkb$id $W/req.log)
-	check "requeue: every acknowledged block intact, at most the one in flight failed ($res)" sh -c \
-		"echo '$res' | grep -Eq '^acked [0-9]+ failed [01] corrupt 0$' && [ \$(wc -l < $W/req.log) = 800 ]"
+	check "$1: kill -9 during the writes" kill9 $id
+	recover_ok "$1" $id
+	wait $_p
+	res=$($PAT check /dev/ublkb$id $W/$1.log)
+	check "$1: all 800 writes answered, every acknowledged block intact, $3 ($res)" sh -c \
+		"echo '$res' | grep -Eq '$2' && [ \$(wc -l < $W/$1.log) = 800 ]"
 	"$CTL" del -n $id >/dev/null
-else fail "requeue: add"; fi
-if id=$(add_dev -t memory -s 64M --recovery reissue); then
-	$PAT write /dev/ublkb$id $W/rei.log 800 &
-	p=$!
-	sleep 1
-	kill9 $id
-	"$CTL" recover -n $id >/dev/null
-	wait $p
-	res=$($PAT check /dev/ublkb$id $W/rei.log)
-	check "reissue: no write fails, every block intact ($res)" sh -c "echo '$res' | grep -q '^acked 800 failed 0 corrupt 0$'"
-	"$CTL" del -n $id >/dev/null
-else fail "reissue pattern: add"; fi
+}
+pattern_across_kill requeue '^acked [0-9]+ failed [01] corrupt 0$' "at most the one in flight failed"
+pattern_across_kill reissue '^acked 800 failed 0 corrupt 0$' "none failed"
 
 # ---- ext4 across a kill ------------------------------------------------------
 mkfile $W/fs.img 256M
