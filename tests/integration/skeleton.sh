@@ -209,10 +209,11 @@ if id=$(add_dev -t null -s 64M); then
 	check "flood: served again once it is over" sh -c "sleep 1; $PEER ask $S.ctl | grep -q '^reply [1-9]'"
 	# idle connections are closed after 5 s
 	: > "$OUT/hold.out"
-	$PEER hold $S.ctl 32 8 > "$OUT/hold.out" &
+	$PEER hold $S.ctl 32 8 3 > "$OUT/hold.out" &
 	h=$!
 	i=0; while [ ! -s "$OUT/hold.out" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
-	check "idle: 32 silent connections lock others out" sh -c "timeout 2 $PEER ask $S.ctl; [ \$? != 0 ]"
+	check "idle: 32 silent connections ($(cat "$OUT/hold.out")) lock others out" sh -c \
+		"grep -q '^connected 32$' '$OUT/hold.out' && { timeout 2 $PEER ask $S.ctl; [ \$? != 0 ]; }"
 	sleep 6
 	check "idle: after 5 s of silence they are closed and others served" sh -c "$PEER ask $S.ctl | grep -q '^reply [1-9]'"
 	wait $h

@@ -4,9 +4,10 @@
 
 usage: sock_peer.py ask SOCKET
            send "stats", print "reply N" (bytes) or "closed" (no answer)
-       sock_peer.py hold SOCKET N SECONDS
-           open up to N connections (0.2 s each at most), print
-           "connected C", keep them silent for SECONDS, then close them
+       sock_peer.py hold SOCKET N SECONDS [CONNECT-TIMEOUT]
+           open up to N connections (CONNECT-TIMEOUT, default 0.2 s, each at
+           most), print "connected C", keep them silent for SECONDS, then
+           close them
 """
 import socket
 import sys
@@ -25,11 +26,11 @@ def ask(path):
     print("reply %d" % len(data) if data else "closed")
 
 
-def hold(path, n, seconds):
+def hold(path, n, seconds, connect_timeout):
     conns = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(0.2)
+        s.settimeout(connect_timeout)
         try:
             s.connect(path)
         except OSError:
@@ -45,6 +46,7 @@ def hold(path, n, seconds):
 if sys.argv[1] == "ask":
     ask(sys.argv[2])
 elif sys.argv[1] == "hold":
-    hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
+         float(sys.argv[5]) if len(sys.argv) > 5 else 0.2)
 else:
     sys.exit("unknown mode " + sys.argv[1])
