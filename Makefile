@@ -29,12 +29,12 @@ DEPFLAGS = -MMD -MP
 LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
 	framework/options.c framework/state.c framework/util.c framework/shmem_pool.c \
 	framework/shmem_table.c framework/sockets.c framework/devstats.c framework/client.c \
-	framework/abi.c framework/filter.c framework/daemon.c \
+	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c \
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
 	targets/stripe.c targets/backing.c targets/backing_map.c
-TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-args.c
+TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-util.c tools/ctl-recover.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
@@ -53,6 +53,7 @@ ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc $(RAWNULL)
 # Test programs that live with their tests (the kernel-level tests) bring
 # their own rules and add their binaries to ALL.
 -include tests/kernel/kernel.mk
+-include tests/fuzz/fuzz.mk
 ifeq ($(ENABLE_TESTS),yes)
 ALL += $(UNIT)
 endif

@@ -22,18 +22,27 @@
 #include "state.h"
 
 
+/* -ETIMEDOUT for a socket call that ran into UBLKFW_CLIENT_TIMEOUT_MS. */
+static int sock_err(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+}
+
 static int connect_unix(int id, const char *ext)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct timeval tv = { UBLKFW_CLIENT_TIMEOUT_MS / 1000, UBLKFW_CLIENT_TIMEOUT_MS % 1000 * 1000 };
+	int fd, err;
 
 	ublkfw_run_path(id, ext, sa.sun_path, sizeof(sa.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = -errno;
-
+	/* SO_SNDTIMEO also bounds connect() to a full backlog (AF_UNIX). */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = sock_err();
 		close(fd);
 		return err;
 	}
@@ -60,9 +69,9 @@ int ublkfw_client_register(int dev_id, const struct ublkfw_shmem_pool *pool)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &pool->fd, sizeof(int));
 	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != 1)
-		ret = -errno;
-	else if (recv(fd, &reply, sizeof(reply), MSG_WAITALL) != sizeof(reply))
-		ret = -EPROTO;
+		ret = sock_err();
+	else if ((ret = recv(fd, &reply, sizeof(reply), MSG_WAITALL)) != sizeof(reply))
+		ret = ret < 0 ? sock_err() : -EPROTO;
 	else
 		ret = reply;
 	close(fd);
@@ -72,17 +81,23 @@ int ublkfw_client_register(int dev_id, const struct ublkfw_shmem_pool *pool)
 static int ctl_request(int dev_id, const char *req, char *buf, size_t len)
 {
 	size_t off = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd = connect_unix(dev_id, "ctl");
 
 	if (fd < 0)
 		return fd;
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		n = sock_err();
 		close(fd);
-		return -EIO;
+		return (int)n;
 	}
 	while (off + 1 < len && (n = recv(fd, buf + off, len - 1 - off, 0)) > 0)
 		off += n;
+	if (n < 0) {
+		n = sock_err();
+		close(fd);
+		return (int)n;
+	}
 	buf[off] = '\0';
 	close(fd);
 	return off ? 0 : -EPROTO;

@@ -54,10 +54,15 @@ static int wait_for_child(struct ublkfw_dev *dev, pid_t child, int fd)
 	waitpid(child, &status, 0);
 	if (!failed) {
 		/* The server died without a word (crash, OOM kill, SIGKILL). */
+		char log[256];
+
 		fprintf(stderr, "%s: the server process died during start-up%s\n", dev->conf.prog,
 			added >= 0 ? "; removing the device it created" : "");
 		if (added >= 0) {
 			struct ublkfw_ctrl c;
+
+			if (!ublkfw_state_keep_log(added, log, sizeof(log)))
+				fprintf(stderr, "%s: its log: %s\n", dev->conf.prog, log);
 
 			if (!ublkfw_ctrl_open(&c)) {
 				ublkfw_ctrl_stop_dev(&c, added);
@@ -93,31 +98,42 @@ void ublkfw_daemon_open_log(struct ublkfw_dev *dev)
 
 	if (!dev->daemon.daemonized || dev->daemon.log_fd >= 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%d.log", ublkfw_run_dir(), dev->id);
-	mkdir(ublkfw_run_dir(), 0755);
-	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	ublkfw_run_path(dev->id, "log", path, sizeof(path));
+	ublkfw_run_dir_make();
+	/* a recovering server continues the dead one's log; a new one starts
+	 * its own, never writing through a symlink planted in its place */
+	if (!dev->conf.recover)
+		unlink(path);
+	dev->daemon.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+				  (dev->conf.recover ? 0 : O_EXCL), 0600);
+	if (dev->daemon.log_fd < 0)
+		ublkfw_err(dev, "cannot open the log %s: %s (messages go to nowhere)", path,
+			   strerror(errno));
 }
 
 /* After "ready": all of the server's output goes to the log. */
 void ublkfw_daemon_detach(struct ublkfw_dev *dev)
 {
-	int null;
+	int null, out;
 
 	if (!dev->daemon.daemonized)
 		return;
 	ublkfw_daemon_open_log(dev);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
+	out = dev->daemon.log_fd >= 0 ? dev->daemon.log_fd : null;
+	if (null >= 0)
 		dup2(null, STDIN_FILENO);
-		close(null);
-	}
-	if (dev->daemon.log_fd >= 0) {
-		dup2(dev->daemon.log_fd, STDOUT_FILENO);
-		dup2(dev->daemon.log_fd, STDERR_FILENO);
-		close(dev->daemon.log_fd);
-		dev->daemon.log_fd = -1;
+	/* without a log, nowhere: never the caller's terminal or pipe */
+	if (out >= 0) {
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
 		dev->daemon.detached = true;
 	}
+	if (null >= 0)
+		close(null);
+	if (dev->daemon.log_fd >= 0)
+		close(dev->daemon.log_fd);
+	dev->daemon.log_fd = -1;
 }
 
 int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status)
@@ -144,7 +160,14 @@ int ublkfw_daemon_fork(struct ublkfw_dev *dev, int *status)
 		return 1;
 	}
 	close(pipefd[0]);
+	/* A daemon of its own: no controlling terminal, no directory it holds
+	 * busy, no caller's umask (every file it makes has an explicit mode;
+	 * anything else is its own).  The target opened its files already;
+	 * the state file records the caller's directory for a recover. */
 	setsid();
+	umask(077);
+	if (chdir("/"))
+		ublkfw_err(dev, "chdir /: %s", strerror(errno));
 	dev->daemon.ready_fd = pipefd[1];
 	dev->daemon.daemonized = true;
 	return 0;

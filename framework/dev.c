@@ -122,12 +122,16 @@ void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p)
 
 /* ---- serving -------------------------------------------------------------- */
 
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
 static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct ublkfw_dev *dev = w->data;
 
 	(void)revents;
-	ublkfw_info(dev, "signal %d: stopping device %d", w->signum, dev->id);
+	if (dev->started)
+		ublkfw_info(dev, "signal %d: stopping device %d", w->signum, dev->id);
+	dev->stop_signal = w->signum;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -290,6 +294,12 @@ static int add_device(struct ublkfw_dev *dev)
 			   ublkfw_flags_str(dev->conf.flags_req & ~info->flags, buf, sizeof(buf)));
 		return -EOPNOTSUPP;
 	}
+	if (info->nr_hw_queues != dev->conf.nr_queues)
+		ublkfw_info(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
+			    dev->id, dev->conf.nr_queues, info->nr_hw_queues);
+	if (info->queue_depth != dev->conf.depth)
+		ublkfw_info(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
+			    dev->conf.depth, info->queue_depth);
 	dev->conf.nr_queues = info->nr_hw_queues;
 	dev->conf.depth = info->queue_depth;
 	dev->conf.max_io = info->max_io_buf_bytes;
@@ -336,12 +346,15 @@ static void teardown(struct ublkfw_dev *dev)
 static void main_loop_start(struct ublkfw_dev *dev)
 {
 	dev->main_loop = ev_default_loop(EVFLAG_NOENV);
-	ev_signal_init(&dev->sigterm_w, sig_cb, SIGTERM);
-	ev_signal_init(&dev->sigint_w, sig_cb, SIGINT);
+	/* A closed stdout or socket peer is an error to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(stop_signals); i++) {
+		ev_signal_init(&dev->stop_sig_w[i], sig_cb, stop_signals[i]);
+		dev->stop_sig_w[i].data = dev;
+		ev_signal_start(dev->main_loop, &dev->stop_sig_w[i]);
+	}
 	ev_async_init(&dev->queue_exit_w, queue_exit_cb);
-	dev->sigterm_w.data = dev->sigint_w.data = dev->queue_exit_w.data = dev;
-	ev_signal_start(dev->main_loop, &dev->sigterm_w);
-	ev_signal_start(dev->main_loop, &dev->sigint_w);
+	dev->queue_exit_w.data = dev;
 	ev_async_start(dev->main_loop, &dev->queue_exit_w);
 }
 
@@ -349,8 +362,8 @@ static void main_loop_stop(struct ublkfw_dev *dev)
 {
 	if (!dev->main_loop)
 		return;
-	ev_signal_stop(dev->main_loop, &dev->sigterm_w);
-	ev_signal_stop(dev->main_loop, &dev->sigint_w);
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(stop_signals); i++)
+		ev_signal_stop(dev->main_loop, &dev->stop_sig_w[i]);
 	ev_async_stop(dev->main_loop, &dev->queue_exit_w);
 }
 
@@ -376,15 +389,22 @@ static int shmem_start(struct ublkfw_dev *dev)
 	return 0;
 }
 
-/* START_DEV, then what a live device offers: sockets, state file, the word
- * to a waiting parent. */
+/* START_DEV (or END_USER_RECOVERY), then what a live device offers:
+ * sockets, state file, the word to a waiting parent. */
 static int go_live(struct ublkfw_dev *dev)
 {
-	int ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+	int ret;
 
-	if (ret < 0) {
-		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
-		return ret;
+	if (dev->conf.recover) {
+		ret = ublkfw_recover_end(dev);
+		if (ret < 0)
+			return ret;
+	} else {
+		ret = ublkfw_ctrl_start_dev(&dev->ctrl, dev->id, getpid());
+		if (ret < 0) {
+			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+			return ret;
+		}
 	}
 	dev->started = true;
 	ret = ublkfw_sockets_start(dev);
@@ -392,6 +412,14 @@ static int go_live(struct ublkfw_dev *dev)
 		ublkfw_err(dev, "cannot listen on %s/%d.sock and .ctl: %s (no statistics, no client pools)",
 			   ublkfw_run_dir(), dev->id, strerror(-ret));
 	ublkfw_state_write(dev);	/* a failure is logged and not fatal */
+	/* A stop signal during start-up: fail it (the caller deletes the
+	 * device) rather than report a device that goes away at once. */
+	ev_run(dev->main_loop, EVRUN_NOWAIT);
+	if (dev->stop_signal) {
+		ublkfw_err(dev, "stopped by signal %d while starting: device %d deleted", dev->stop_signal,
+			   dev->id);
+		return -EINTR;
+	}
 	ublkfw_daemon_notify(dev, "ready");
 	ublkfw_daemon_detach(dev);
 	if (dev->conf.foreground) {
@@ -412,7 +440,12 @@ int ublkfw_dev_run(struct ublkfw_dev *dev)
 	}
 	dev->ctrl_open = true;
 	main_loop_start(dev);
-	ret = add_device(dev);
+	if (dev->conf.recover)
+		ublkfw_daemon_open_log(dev);	/* the id is known already */
+	ret = dev->conf.recover ? ublkfw_recover_begin(dev) : add_device(dev);
+	if (!ret && dev->ops.attach && (ret = ublkfw_run_dir_make()) == 0 &&
+	    (ret = dev->ops.attach(dev)) > 0)
+		ret = -EINVAL;
 	if (!ret)
 		ret = shmem_start(dev);
 	if (!ret)

@@ -19,6 +19,7 @@
 struct ublkfw_dev_config {
 	const char *prog;		/* program name for messages */
 	const char *usage_cmd;		/* "ublk-fw-ctl add -t": usage shows it + name */
+	char *cwd;			/* where it was started (relative paths), or NULL */
 	int req_id;			/* -1: let the kernel choose */
 	unsigned int nr_queues;
 	unsigned int depth;
@@ -31,6 +32,7 @@ struct ublkfw_dev_config {
 	bool write_zeroes;
 	uint32_t max_write_zeroes;
 	bool foreground;
+	bool recover;			/* --recover: take over device req_id */
 	uint64_t flags_req;		/* UBLK_F_* the server asks for */
 	int argc;			/* the command line, for the state file */
 	char **argv;
@@ -54,6 +56,9 @@ struct ublkfw_dev_shmem {
 	atomic_int reg_pending;		/* REG_BUFs in flight (lookup waits) */
 	ev_io reg_w, ctl_w;		/* <id>.sock and <id>.ctl listeners */
 	bool sockets;
+	struct ublkfw_sock_conn *conns;	/* their open connections (sockets.c) */
+	unsigned int nr_conns;
+	ev_timer accept_pause;		/* out of descriptors: accept again after it */
 };
 
 /* The queue threads' start-up handshake with the main thread. */
@@ -85,7 +90,8 @@ struct ublkfw_dev {
 	void *priv;
 	void *priv_area;		/* ops.dev_priv_size bytes, or NULL */
 	struct ev_loop *main_loop;
-	ev_signal sigterm_w, sigint_w;
+	ev_signal stop_sig_w[3];	/* SIGTERM, SIGINT, SIGHUP: a clean stop */
+	int stop_signal;		/* the one received, or 0 */
 	ev_async queue_exit_w;
 	atomic_uint queues_exited;
 	int exit_status;
@@ -103,6 +109,17 @@ void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops
  * Returns the exit status. */
 int ublkfw_dev_run(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
+/* ---- user recovery (recover.c) ---- */
+
+/* --recovery MODE -> UBLK_F_* flags; 0 or -EINVAL. */
+int ublkfw_recovery_flags(const char *mode, uint64_t *flags);
+/* The mode name of a device's flags: none, reissue, requeue, fail-io. */
+const char *ublkfw_recovery_mode(uint64_t flags);
+/* Check device req_id and START_USER_RECOVERY; takes its geometry. */
+int ublkfw_recover_begin(struct ublkfw_dev *dev);
+/* END_USER_RECOVERY once every tag is fetched: LIVE again. */
+int ublkfw_recover_end(struct ublkfw_dev *dev);
+
 /* The device's counters as one JSON line (devstats.c). */
 void ublkfw_dev_write_stats(struct ublkfw_dev *dev, FILE *f);
 

@@ -19,6 +19,7 @@
 
 #include "dev.h"
 #include "options.h"
+#include "state.h"
 #include "shmem.h"
 #include "daemon.h"
 
@@ -42,6 +43,7 @@ static int dev_prepare(struct ublkfw_dev *dev, struct ublkfw_target_ops *copy,
 	if (strrchr(dev->conf.prog, '/'))
 		dev->conf.prog = strrchr(dev->conf.prog, '/') + 1;
 	dev->conf.usage_cmd = usage_cmd;
+	dev->conf.cwd = getcwd(NULL, 0);	/* before a daemon's chdir("/") */
 	if (copy->dev_priv_size && !(dev->priv = dev->priv_area = calloc(1, copy->dev_priv_size))) {
 		fprintf(stderr, "%s: out of memory\n", dev->conf.prog);
 		return -1;
@@ -55,6 +57,13 @@ static int dev_check_and_open(struct ublkfw_dev *dev)
 {
 	if (ublkfw_check_privileges(dev->conf.prog))
 		return -1;
+	if (ublkfw_run_dir()[0] != '/') {
+		ublkfw_err(dev, "UBLKFW_RUN_DIR '%s' is not an absolute path: give one (a daemon works in /)",
+			   ublkfw_run_dir());
+		return -1;
+	}
+	if (dev->conf.recover)
+		dev->id = dev->conf.req_id;	/* known to the target from open() on */
 	/* Zero copy: check the kernel and open the hugetlbfs pool before
 	 * anything is created, so a refusal leaves nothing behind. */
 	if ((dev->conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(dev))
@@ -64,6 +73,11 @@ static int dev_check_and_open(struct ublkfw_dev *dev)
 	dev->target_open = true;
 	if (!dev->conf.size) {
 		ublkfw_err(dev, "no device size: give one with -s SIZE");
+		return -1;
+	}
+	if (dev->conf.size > UBLKFW_MAX_DEV_SIZE) {
+		ublkfw_err(dev, "size %llu is more than the kernel can address: give at most %llu bytes (8 EiB - 512)",
+			   (unsigned long long)dev->conf.size, (unsigned long long)UBLKFW_MAX_DEV_SIZE);
 		return -1;
 	}
 	if (dev->conf.size % dev->conf.lbs) {
@@ -81,6 +95,7 @@ static void dev_release(struct ublkfw_dev *dev)
 	ublkfw_shmem_pool_destroy(dev->shm.htlb_pool);	/* if never registered */
 	ublkfw_stack_free(dev);
 	free(dev->priv_area);
+	free(dev->conf.cwd);
 }
 
 int ublkfw_main_cmd(const struct ublkfw_target_ops *ops, int argc, char **argv,

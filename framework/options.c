@@ -18,6 +18,8 @@ enum {
 	OPT_HTLB,
 	OPT_SHMEM_RO,
 	OPT_FILTER,
+	OPT_RECOVERY,
+	OPT_RECOVER,
 	OPT_LAYER_BASE = 0x1000,	/* + index in the layers' option table */
 };
 
@@ -32,6 +34,8 @@ static const struct option std_options[] = {
 	{ "htlb",	required_argument, NULL, OPT_HTLB },
 	{ "shmem-ro",	no_argument,	   NULL, OPT_SHMEM_RO },
 	{ "filter",	required_argument, NULL, OPT_FILTER },
+	{ "recovery",	required_argument, NULL, OPT_RECOVERY },
+	{ "recover",	no_argument,	   NULL, OPT_RECOVER },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
 };
@@ -72,6 +76,10 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"      --filter NAME    stack a filter over the target (repeatable, the first\n"
 		"                       is the top); --filter NAME --help shows its options\n"
 		"      --foreground     do not daemonize; serve until SIGINT/SIGTERM\n"
+		"      --recovery MODE  none (default), reissue, requeue or fail-io: the device\n"
+		"                       outlives its server (see ublk-fw-ctl recover)\n"
+		"      --recover        take over device -n ID whose server died (what\n"
+		"                       ublk-fw-ctl recover runs)\n"
 		"      --shmem-zc       shared-memory zero copy (UBLK_F_SHMEM_ZC): clients may\n"
 		"                       register memfds on /run/ublk-fw/ID.sock\n"
 		"      --htlb PATH      register this hugetlbfs file at start (needs --shmem-zc)\n"
@@ -220,6 +228,15 @@ static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned i
 	case OPT_FOREGROUND:
 		dev->conf.foreground = true;
 		return 0;
+	case OPT_RECOVERY:
+		if (ublkfw_recovery_flags(arg, &v))
+			return bad(dev, "invalid --recovery '%s': use none, reissue, requeue or fail-io", arg);
+		dev->conf.flags_req = (dev->conf.flags_req & ~(UBLK_F_USER_RECOVERY |
+				       UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)) | v;
+		return 0;
+	case OPT_RECOVER:
+		dev->conf.recover = true;
+		return 0;
 	case OPT_SHMEM_ZC:
 		dev->conf.flags_req |= UBLK_F_SHMEM_ZC;
 		return 0;
@@ -238,9 +255,10 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 			 const struct option *longopts, const struct layer_opts *lo)
 {
 	unsigned int nr_filters = 0;
+	char culprit[64];
 	int c;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:q:d:s:hV", longopts, NULL)) != -1) {
 		const struct ublkfw_option *o;
@@ -253,9 +271,11 @@ static int parse_options(struct ublkfw_dev *dev, int argc, char **argv,
 			printf("%s (ublk-fw) %s\n", dev->conf.prog, UBLKFW_VERSION);
 			return 1;
 		case ':':
-			return bad(dev, "option '%s' needs a value (see --help)", argv[optind - 1]);
+			return bad(dev, "option '%s' needs a value (see --help)",
+				   ublkfw_getopt_culprit(c, argv, culprit, sizeof(culprit)));
 		case '?':
-			return bad(dev, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return bad(dev, "unknown option '%s' (see --help)",
+				   ublkfw_getopt_culprit(c, argv, culprit, sizeof(culprit)));
 		}
 		if (c < OPT_LAYER_BASE) {
 			if (std_option(dev, c, optarg, &nr_filters))
@@ -286,6 +306,8 @@ int ublkfw_parse_args(struct ublkfw_dev *dev, int argc, char **argv)
 	free(longopts);
 	if (ret)
 		return ret;
+	if (dev->conf.recover && dev->conf.req_id < 0)
+		return bad(dev, "%s", "--recover needs -n ID, the device whose server died");
 	if ((dev->shm.htlb_path || dev->shm.read_only) && !(dev->conf.flags_req & UBLK_F_SHMEM_ZC))
 		return bad(dev, "%s needs --shmem-zc", dev->shm.htlb_path ? "--htlb" : "--shmem-ro");
 	for (; optind < argc; optind++)

@@ -176,8 +176,17 @@ void ublkfw_io_complete_async(struct ublkfw_io *io, int result)
 	struct io_slot *s = ublkfw_io_slot(io);
 	struct ublkfw_queue *q = io->queue;
 
-	s->remote_result = result;
 	pthread_mutex_lock(&q->remote_lock);
+	if (s->remote_queued) {
+		/* Linking it again would make the list point at itself and the
+		 * queue thread spin: the first completion stands. */
+		pthread_mutex_unlock(&q->remote_lock);
+		ublkfw_err(q->dev, "queue %u tag %u: ublkfw_io_complete_async() twice (bug in target): the second is ignored",
+			   q->id, io->tag);
+		return;
+	}
+	s->remote_queued = true;
+	s->remote_result = result;
 	s->remote_next = q->remote_head;
 	q->remote_head = s;
 	pthread_mutex_unlock(&q->remote_lock);
@@ -332,6 +341,8 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_lock(&q->remote_lock);
 	list = q->remote_head;
 	q->remote_head = NULL;
+	for (struct io_slot *s = list; s; s = s->remote_next)
+		s->remote_queued = false;
 	pthread_mutex_unlock(&q->remote_lock);
 	for (; list; list = next) {
 		next = list->remote_next;

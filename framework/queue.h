@@ -44,6 +44,7 @@ struct io_slot {
 	enum io_state state;
 	int remote_result;		/* ublkfw_io_complete_async() */
 	struct io_slot *remote_next;
+	bool remote_queued;		/* on remote_head's list (under remote_lock) */
 };
 
 static inline struct io_slot *ublkfw_io_slot(const struct ublkfw_io *io)

@@ -32,6 +32,10 @@ void *ublkfw_shmem_lookup(struct ublkfw_dev *dev, uint64_t addr, uint32_t len);
 void ublkfw_shmem_release_all(struct ublkfw_dev *dev);
 int ublkfw_sockets_start(struct ublkfw_dev *dev);
 void ublkfw_sockets_stop(struct ublkfw_dev *dev);
+/* A stopped (SIGSTOP) or wedged server must not hang its clients: every
+ * connect, send and receive of client.c gives up after this long
+ * (-ETIMEDOUT). */
+#define UBLKFW_CLIENT_TIMEOUT_MS	3000
 /* Client: the server's counters as one JSON line ("stats" on <id>.ctl). */
 int ublkfw_client_stats(int dev_id, char *buf, size_t len);
 

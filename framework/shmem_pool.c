@@ -35,14 +35,19 @@ static int pool_map(int fd, struct ublkfw_shmem_pool **poolp)
 		return -EINVAL;
 	if (st.st_size % sysconf(_SC_PAGESIZE))
 		return -EINVAL;
+	/* Checked before anything is mapped: the kernel registers no more. */
+	if ((uint64_t)st.st_size > UBLK_SHMEM_BUF_MAX_LEN)
+		return -E2BIG;
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
 	pool->size = st.st_size;
-	pool->base = mmap(NULL, pool->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	/* Not populated: REG_BUF pins (and so faults in) the pages it
+	 * registers, and a client's pool is its own to touch first. */
+	pool->base = mmap(NULL, pool->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (pool->base == MAP_FAILED) {
 		/* a write-sealed memfd maps read-only */
-		pool->base = mmap(NULL, pool->size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+		pool->base = mmap(NULL, pool->size, PROT_READ, MAP_SHARED, fd, 0);
 		if (pool->base == MAP_FAILED) {
 			int err = -errno;
 

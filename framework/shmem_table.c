@@ -99,7 +99,9 @@ int ublkfw_dev_shmem_register(struct ublkfw_dev *dev, struct ublkfw_shmem_pool *
 	};
 	int idx;
 
-	if (!dev->added || !(dev->info.flags & UBLK_F_SHMEM_ZC) || !dev->shm.pools)
+	/* a recovering server registers before END_USER_RECOVERY */
+	if ((!dev->added && !dev->conf.recover) || !(dev->info.flags & UBLK_F_SHMEM_ZC) ||
+	    !dev->shm.pools)
 		return -EOPNOTSUPP;
 	if (tls_queue_dev == dev)
 		return -EDEADLK;

@@ -5,6 +5,13 @@
  * selftests' kublk protocol: a memfd in SCM_RIGHTS with a 1-byte payload, a
  * 32-bit index or negative errno back) and <id>.ctl answers one request per
  * connection ("stats": devstats.c; "unreg INDEX").
+ *
+ * Both are ways into the server for anyone who can connect, so: the
+ * sockets are mode 0600 and a peer that is neither root nor the server's
+ * own user (SO_PEERCRED) is closed at once; at most SOCK_MAX_CONNS
+ * connections are open (then the listeners pause), each closed after
+ * SOCK_IDLE_S without a request; out of descriptors, accepting pauses for
+ * SOCK_PAUSE_S instead of spinning on EMFILE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +30,17 @@
 #include "shmem.h"
 #include "state.h"
 
+#define SOCK_MAX_CONNS	32	/* per device, both sockets together */
+#define SOCK_IDLE_S	5.0	/* a connection silent for this long is closed */
+#define SOCK_PAUSE_S	0.5	/* no accept() for this long after EMFILE */
+#define SOCK_IO_TIMEOUT_MS	1000	/* a reply the peer does not read */
+
+struct ublkfw_sock_conn {
+	ev_io io;			/* first: callbacks get &io */
+	ev_timer idle;
+	struct ublkfw_dev *dev;
+	struct ublkfw_sock_conn *prev, *next;
+};
 
 static int listen_unix(const char *path)
 {
@@ -36,7 +54,8 @@ static int listen_unix(const char *path)
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+	/* 0600 whatever the umask (the peer check below is the real gate) */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
 		int err = -errno;
 
 		close(fd);
@@ -105,33 +124,84 @@ static int32_t handle_register(struct ublkfw_dev *dev, int conn)
 	return ret;
 }
 
+/* ---- connections ----------------------------------------------------------- */
+
+static void listeners_set(struct ublkfw_dev *dev, bool on)
+{
+	ev_io *ws[] = { &dev->shm.reg_w, &dev->shm.ctl_w };
+
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(ws); i++) {
+		if (ws[i]->fd < 0)
+			continue;
+		if (on)
+			ev_io_start(dev->main_loop, ws[i]);
+		else
+			ev_io_stop(dev->main_loop, ws[i]);
+	}
+}
+
+/* Accept again unless at the limit or pausing after EMFILE. */
+static void listeners_resume(struct ublkfw_dev *dev)
+{
+	if (dev->shm.sockets && dev->shm.nr_conns < SOCK_MAX_CONNS &&
+	    !ev_is_active(&dev->shm.accept_pause))
+		listeners_set(dev, true);
+}
+
+static void conn_close(struct ublkfw_sock_conn *c)
+{
+	struct ublkfw_dev *dev = c->dev;
+
+	ev_io_stop(dev->main_loop, &c->io);
+	ev_timer_stop(dev->main_loop, &c->idle);
+	close(c->io.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		dev->shm.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	dev->shm.nr_conns--;
+	listeners_resume(dev);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ublkfw_sock_conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	conn_close(c);
+}
+
 static void reg_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct ublkfw_dev *dev = w->data;
-	int32_t reply = handle_register(dev, w->fd);
+	struct ublkfw_sock_conn *c = (struct ublkfw_sock_conn *)w;
+	int32_t reply = handle_register(c->dev, w->fd);
 
 	(void)revents;
 	if (reply == -EAGAIN || reply == -EINTR)
 		return;
+	ev_timer_again(loop, &c->idle);
 	/* A client may register several fds on one connection; after an
 	 * error (a protocol violation or a refusal) it gets one reply and the
 	 * connection is closed, so garbage is answered once, not per byte. */
 	if (reply == -ENODATA || reply == -ECONNRESET ||
-	    send(w->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || reply < 0) {
-		ev_io_stop(loop, w);
-		close(w->fd);
-		free(w);
-	}
+	    send(w->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || reply < 0)
+		conn_close(c);
 }
 
 static void ctl_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct ublkfw_dev *dev = w->data;
+	struct ublkfw_sock_conn *c = (struct ublkfw_sock_conn *)w;
+	struct ublkfw_dev *dev = c->dev;
 	char req[64], *out = NULL;
 	size_t outlen = 0;
 	ssize_t n = recv(w->fd, req, sizeof(req) - 1, 0);
 	FILE *f;
 
+	(void)loop;
 	(void)revents;
 	if (n > 0) {
 		req[n] = '\0';
@@ -152,35 +222,87 @@ static void ctl_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 				fprintf(f, "{\"error\": \"unknown request: say stats or unreg INDEX\"}\n");
 			}
 			fclose(f);
-			if (send(w->fd, out, outlen, MSG_NOSIGNAL) < 0)
-				n = 0;
+			/* bounded by SO_SNDTIMEO: a peer that does not read */
+			send(w->fd, out, outlen, MSG_NOSIGNAL);
 			free(out);
 		}
 	}
 	/* One request per connection. */
-	ev_io_stop(loop, w);
-	close(w->fd);
-	free(w);
+	conn_close(c);
+}
+
+/* Root or the server's own user; anyone else is closed at once. */
+static bool peer_allowed(struct ublkfw_dev *dev, int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		ublkfw_err(dev, "socket: cannot tell who connected (%s): refused", strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	ublkfw_err(dev, "socket: refused a connection of uid %u (pid %d): only root and uid %u may talk to this server",
+		   (unsigned int)cred.uid, (int)cred.pid, (unsigned int)geteuid());
+	return false;
+}
+
+static void accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ublkfw_dev *dev = w->data;
+
+	(void)loop;
+	(void)revents;
+	listeners_resume(dev);
+}
+
+/* accept() failed: out of descriptors or memory pauses accepting rather
+ * than spin on a listener that stays readable. */
+static void accept_failed(struct ublkfw_dev *dev, int err)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;		/* EAGAIN, ECONNABORTED, ...: nothing to wait for */
+	ublkfw_err(dev, "socket: cannot accept: %s: not accepting for %.1f s", strerror(err),
+		   SOCK_PAUSE_S);
+	listeners_set(dev, false);
+	ev_timer_set(&dev->shm.accept_pause, SOCK_PAUSE_S, 0.);
+	ev_timer_start(dev->main_loop, &dev->shm.accept_pause);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ublkfw_dev *dev = w->data;
+	struct timeval tv = { 0, SOCK_IO_TIMEOUT_MS * 1000 };
+	struct ublkfw_sock_conn *c;
 	int conn = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
-	ev_io *cw;
 
 	(void)revents;
-	if (conn < 0)
+	if (conn < 0) {
+		accept_failed(dev, errno);
 		return;
-	cw = malloc(sizeof(*cw));
-	if (!cw) {
+	}
+	if (!peer_allowed(dev, conn) || !(c = calloc(1, sizeof(*c)))) {
 		close(conn);
 		return;
 	}
-	ev_io_init(cw, w == &dev->shm.reg_w ? reg_conn_cb : ctl_conn_cb, conn, EV_READ);
-	cw->data = dev;
-	ev_io_start(loop, cw);
+	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	c->dev = dev;
+	ev_io_init(&c->io, w == &dev->shm.reg_w ? reg_conn_cb : ctl_conn_cb, conn, EV_READ);
+	ev_timer_init(&c->idle, idle_cb, 0., SOCK_IDLE_S);
+	c->idle.data = c;
+	ev_io_start(loop, &c->io);
+	ev_timer_again(loop, &c->idle);
+	c->next = dev->shm.conns;
+	if (c->next)
+		c->next->prev = c;
+	dev->shm.conns = c;
+	if (++dev->shm.nr_conns >= SOCK_MAX_CONNS)
+		listeners_set(dev, false);	/* until one closes */
 }
+
+/* ---- listeners ------------------------------------------------------------- */
 
 static int start_listener(struct ublkfw_dev *dev, ev_io *w, const char *ext)
 {
@@ -201,10 +323,11 @@ static void stop_listener(struct ublkfw_dev *dev, ev_io *w, const char *ext)
 {
 	char path[256];
 
-	if (!ev_is_active(w))
+	if (w->fd < 0)
 		return;
 	ev_io_stop(dev->main_loop, w);
 	close(w->fd);
+	w->fd = -1;
 	ublkfw_run_path(dev->id, ext, path, sizeof(path));
 	unlink(path);
 }
@@ -213,7 +336,10 @@ int ublkfw_sockets_start(struct ublkfw_dev *dev)
 {
 	int ret;
 
-	mkdir(ublkfw_run_dir(), 0755);
+	ublkfw_run_dir_make();
+	dev->shm.reg_w.fd = dev->shm.ctl_w.fd = -1;
+	ev_timer_init(&dev->shm.accept_pause, accept_pause_cb, SOCK_PAUSE_S, 0.);
+	dev->shm.accept_pause.data = dev;
 	dev->shm.sockets = true;
 	ret = start_listener(dev, &dev->shm.reg_w, "sock");
 	if (!ret)
@@ -225,8 +351,11 @@ void ublkfw_sockets_stop(struct ublkfw_dev *dev)
 {
 	if (!dev->shm.sockets)
 		return;
+	dev->shm.sockets = false;	/* no listeners_resume() from here on */
+	ev_timer_stop(dev->main_loop, &dev->shm.accept_pause);
+	while (dev->shm.conns)
+		conn_close(dev->shm.conns);
 	stop_listener(dev, &dev->shm.reg_w, "sock");
 	stop_listener(dev, &dev->shm.ctl_w, "ctl");
-	dev->shm.sockets = false;
 }
 

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -29,6 +30,14 @@ const char *ublkfw_run_dir(void)
 	const char *d = getenv("UBLKFW_RUN_DIR");
 
 	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
+}
+
+int ublkfw_run_dir_make(void)
+{
+	/* 0755 whatever the umask (a daemon's is 077), if we make it */
+	if (!mkdir(ublkfw_run_dir(), 0755))
+		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
 }
 
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
@@ -117,6 +126,28 @@ static struct json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/*
+ * The command that starts this server again: the executable, "add -t
+ * TARGET" when it runs under `ublk-fw-ctl add` (conf.usage_cmd), then the
+ * options it was given.  null when the executable is unknown.
+ */
+static struct json_object *restart_json(const struct ublkfw_dev *dev, const char *exe)
+{
+	struct json_object *a;
+
+	if (!exe[0] || !(a = json_object_new_array()))
+		return NULL;
+	json_object_array_add(a, json_object_new_string(exe));
+	if (dev->conf.usage_cmd) {
+		json_object_array_add(a, json_object_new_string("add"));
+		json_object_array_add(a, json_object_new_string("-t"));
+		json_object_array_add(a, json_object_new_string(dev->ops.name));
+	}
+	for (int i = 1; i < dev->conf.argc; i++)
+		json_object_array_add(a, json_object_new_string(dev->conf.argv[i]));
+	return a;
+}
+
 /* The file's object; NULL when out of memory. */
 static struct json_object *state_json(const struct ublkfw_dev *dev)
 {
@@ -153,12 +184,16 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	for (int i = 1; i <= nargs; i++)
 		json_object_array_add(argv, json_object_new_string(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
-	json_object_object_add(o, "executable", self_exe(exe, sizeof(exe)) ?
-			       json_object_new_string(exe) : NULL);
+	if (!self_exe(exe, sizeof(exe)))
+		exe[0] = '\0';
+	json_object_object_add(o, "executable", exe[0] ? json_object_new_string(exe) : NULL);
+	json_object_object_add(o, "restart", restart_json(dev, exe));
+	json_object_object_add(o, "cwd", str_or_null(dev->conf.cwd));
 	for (unsigned int i = 0; i < dev->stack.nr; i++)
 		json_object_array_add(filters, json_object_new_string(dev->stack.layers[i].ops.name));
 	json_object_object_add(o, "filters", filters);
-	json_object_object_add(o, "recovery", json_object_new_string("none"));
+	json_object_object_add(o, "recovery", json_object_new_string(
+			       ublkfw_recovery_mode(dev->info.flags)));
 	json_object_object_add(shm, "htlb", str_or_null(dev->shm.htlb_path));
 	json_object_object_add(shm, "read_only", json_object_new_boolean(dev->shm.read_only));
 	for (unsigned int i = 0; dev->shm.pools && i <= UBLK_SHMEM_BUF_MAX_INDEX; i++)
@@ -234,10 +269,10 @@ static int state_write_locked(const struct ublkfw_dev *dev, int dfd)
 static int open_run_dir(const char *dir)
 {
 	struct stat sb;
-	int dfd;
+	int dfd = ublkfw_run_dir_make();
 
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
+	if (dfd)
+		return dfd;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd >= 0)
 		return dfd;
@@ -272,14 +307,52 @@ int ublkfw_state_write(const struct ublkfw_dev *dev)
 	return ret;
 }
 
+/* Every "<id>.<suffix>" of the run directory, once the device is gone: the
+ * state, the log, the targets' files (ublkfw_dev_run_file()) and the
+ * sockets a dead server left. */
 void ublkfw_state_remove(int id)
 {
-	char path[256];
+	char prefix[32], path[512];
+	struct dirent *e;
+	DIR *d = opendir(ublkfw_run_dir());
+	size_t n;
 
-	ublkfw_run_path(id, "json", path, sizeof(path));
-	unlink(path);
-	ublkfw_run_path(id, "log", path, sizeof(path));
-	unlink(path);
+	if (!d)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "%d.", id);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ublkfw_run_dir(), e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf, size_t len)
+{
+	static const char *const reserved[] = { "json", "log", "sock", "ctl", "tmp" };
+
+	if (!suffix || !*suffix || strspn(suffix, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(suffix))
+		return -EINVAL;
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(reserved); i++)
+		if (!strcmp(suffix, reserved[i]))
+			return -EINVAL;
+	if (dev->id < 0)
+		return -ENODEV;
+	if ((size_t)snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), dev->id, suffix) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int ublkfw_state_keep_log(int id, char *buf, size_t len)
+{
+	char from[256];
+
+	ublkfw_run_path(id, "log", from, sizeof(from));
+	snprintf(buf, len, "%s/dead-%d.log", ublkfw_run_dir(), id);
+	/* rename() moves a symlink, never what it points to */
+	return rename(from, buf) ? -errno : 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -298,6 +371,8 @@ void ublkfw_state_free(struct ublkfw_state *st)
 	free(st->args);
 	strv_free(st->argv);
 	free(st->executable);
+	strv_free(st->restart);
+	free(st->cwd);
 	strv_free(st->filters);
 	free(st->recovery);
 	free(st->shmem_htlb);
@@ -446,7 +521,7 @@ static int parse_shmem(struct json_object *shm, struct ublkfw_state *st)
 static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 {
 	struct json_object *shm;
-	size_t nargv = 0, nfilters = 0;
+	size_t nargv = 0, nfilters = 0, nrestart = 0;
 	int64_t v;
 	int ret;
 
@@ -467,6 +542,8 @@ static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 	    (ret = optional(get_str(doc, "args", &st->args))) ||
 	    (ret = optional(get_strv(doc, "argv", &st->argv, &nargv))) ||
 	    (ret = optional(get_str(doc, "executable", &st->executable))) ||
+	    (ret = optional(get_strv(doc, "restart", &st->restart, &nrestart))) ||
+	    (ret = optional(get_str(doc, "cwd", &st->cwd))) ||
 	    (ret = optional(get_strv(doc, "filters", &st->filters, &nfilters))) ||
 	    (ret = optional(get_str(doc, "recovery", &st->recovery))) ||
 	    (ret = optional(get(doc, "shmem", json_type_object, &shm))))
@@ -477,7 +554,7 @@ static int parse_state(struct json_object *doc, int id, struct ublkfw_state *st)
 }
 
 /* The file's bytes, NUL-terminated, in a new buffer *buf. */
-static int slurp(const char *path, char **buf, size_t *len)
+static int slurp(const char *path, char **buf, size_t *len, uid_t *owner)
 {
 	struct stat sb;
 	ssize_t n;
@@ -515,6 +592,7 @@ static int slurp(const char *path, char **buf, size_t *len)
 		return ret;
 	}
 	(*buf)[*len] = '\0';
+	*owner = sb.st_uid;
 	return 0;
 }
 
@@ -524,11 +602,12 @@ int ublkfw_state_read(int id, struct ublkfw_state *st)
 	struct json_object *doc;
 	char path[256], *buf = NULL;
 	size_t len, end;
+	uid_t owner = 0;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
 	ublkfw_run_path(id, "json", path, sizeof(path));
-	ret = slurp(path, &buf, &len);
+	ret = slurp(path, &buf, &len, &owner);
 	if (ret)
 		return ret;
 	tok = json_tokener_new();
@@ -552,5 +631,7 @@ int ublkfw_state_read(int id, struct ublkfw_state *st)
 	free(buf);
 	if (ret)
 		ublkfw_state_free(st);
+	else
+		st->owner = owner;
 	return ret;
 }

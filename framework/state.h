@@ -28,6 +28,10 @@ struct ublkfw_state {
 	char **argv;			/* the same, one string each; NULL-terminated */
 	int argc;			/* strings in argv */
 	char *executable;		/* the server program, an absolute path */
+	char **restart;			/* the command that starts it again: executable, ["add",
+					 * "-t", target under ublk-fw-ctl], options; or NULL */
+	char *cwd;			/* the directory it was started in (its relative paths) */
+	uid_t owner;			/* who owns the file (the reader's fstat) */
 	char **filters;			/* the stacked filters' names, top first; NULL-terminated */
 	unsigned int nr_filters;
 	char *recovery;			/* "none" */
@@ -38,6 +42,7 @@ struct ublkfw_state {
 };
 
 const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
+int ublkfw_run_dir_make(void);		/* 0 or -errno */
 /* "<run dir>/<id>.<ext>": the device's files (json, log, sock, ctl) */
 void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 /* (Re)write <run dir>/<id>.json for dev, atomically.  0, or a negative errno
@@ -51,6 +56,10 @@ int ublkfw_state_read(int id, struct ublkfw_state *st);
 /* Free what *st holds and zero it; harmless on a zeroed struct. */
 void ublkfw_state_free(struct ublkfw_state *st);
 void ublkfw_state_remove(int id);
+/* A server died: keep its log, <id>.log, as <run dir>/dead-<id>.log (the
+ * last one per id; ublkfw_state_remove() leaves it) and put that path in
+ * buf.  0, or -errno (-ENOENT: it had no log). */
+int ublkfw_state_keep_log(int id, char *buf, size_t len);
 /* JSON string literal of s (with quotes) on f, for the small JSON written
  * with fprintf (the stats reply, ublk-fw-ctl list). */
 void ublkfw_json_str(FILE *f, const char *s);

@@ -281,6 +281,7 @@ struct ublk_shmem_buf_reg {
 };
 
 #define UBLK_SHMEM_BUF_MAX_INDEX	65535
+#define UBLK_SHMEM_BUF_MAX_LEN		(4ULL << 30)	/* the kernel refuses more */
 
 /* ---- layout checks ------------------------------------------------------ */
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <getopt.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,19 @@ int ublkfw_parse_size(const char *s, uint64_t *bytes)
 		return -ERANGE;
 	*bytes = (uint64_t)v << shift;
 	return 0;
+}
+
+const char *ublkfw_getopt_culprit(int c, char *const *argv, char *buf, size_t len)
+{
+	const char *arg = argv[optind - 1];
+
+	/* A short option: getopt says which letter; a long one: its word
+	 * (without a "=value" part). */
+	if (optopt && !(c == ':' && !strncmp(arg, "--", 2)))
+		snprintf(buf, len, "-%c", optopt);
+	else
+		snprintf(buf, len, "%.*s", (int)strcspn(arg, "="), arg);
+	return buf;
 }
 
 int ublkfw_parse_dev_id(const char *s, int *id)

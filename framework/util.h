@@ -21,6 +21,8 @@
 #define UBLKFW_NR_FIXED_FILES	16	/* slot 0: /dev/ublkcN; the rest: targets */
 
 #define UBLKFW_MAX_DEV_ID	((1 << 20) - 1)	/* the kernel's MINORMASK */
+/* The largest device: its size in bytes is a loff_t in the kernel. */
+#define UBLKFW_MAX_DEV_SIZE	((uint64_t)INT64_MAX / 512 * 512)
 
 #define UBLKFW_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -47,5 +49,9 @@ bool ublkfw_poll_until(bool (*done)(void *arg), void *arg, unsigned int timeout_
 		       unsigned int step_us);
 /* A device id, 0..UBLKFW_MAX_DEV_ID.  0 or -EINVAL/-ERANGE. */
 int ublkfw_parse_dev_id(const char *s, int *id);
+/* The option getopt_long() just refused (c is '?' or ':', with ':' first in
+ * its option string) as the user wrote it: "-x" of a cluster "-xq", or the
+ * long option.  Into buf; returns buf. */
+const char *ublkfw_getopt_culprit(int c, char *const *argv, char *buf, size_t len);
 
 #endif

@@ -156,6 +156,12 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	struct stat st;
 	int err, fd;
 
+	/* What it is first: O_DIRECT fails on a character device or a FIFO
+	 * too, and "use --buffered" would be the wrong advice. */
+	if (!stat(leg->path, &st) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ublkfw_err(dev, "%s is not a regular file or a block device", leg->path);
+		return -EINVAL;
+	}
 	leg->fd = open(leg->path, flags);
 	if (leg->fd < 0) {
 		err = errno;
@@ -178,6 +184,9 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 		ublkfw_err(dev, "cannot stat %s: %s", leg->path, strerror(err));
 		return -err;
 	}
+	leg->st_dev = st.st_dev;
+	leg->st_ino = st.st_ino;
+	leg->st_rdev = st.st_rdev;
 	if (S_ISBLK(st.st_mode)) {
 		int ss = 512;
 
@@ -205,6 +214,26 @@ static int open_leg(struct ublkfw_dev *dev, struct backing *b, struct backing_le
 	return 0;
 }
 
+/* Leg i is none of legs 0..i-1, whatever the paths: the same file twice
+ * would put two chunks at one place. */
+static int check_distinct(struct ublkfw_dev *dev, const struct backing *b, unsigned int i)
+{
+	const struct backing_leg *l = &b->legs[i];
+
+	for (unsigned int j = 0; j < i; j++) {
+		const struct backing_leg *o = &b->legs[j];
+
+		if (l->blkdev == o->blkdev &&
+		    (l->blkdev ? l->st_rdev == o->st_rdev :
+				 l->st_dev == o->st_dev && l->st_ino == o->st_ino)) {
+			ublkfw_err(dev, "%s and %s are the same %s: give each backing once",
+				   o->path, l->path, l->blkdev ? "block device" : "file");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int backing_open(struct ublkfw_dev *dev, struct backing *b)
 {
 	uint64_t usable = UINT64_MAX, size;
@@ -221,6 +250,8 @@ int backing_open(struct ublkfw_dev *dev, struct backing *b)
 	}
 	for (i = 0; i < b->nr_legs; i++) {
 		ret = open_leg(dev, b, &b->legs[i]);
+		if (!ret)
+			ret = check_distinct(dev, b, i);
 		if (ret)
 			goto fail;
 		if (b->legs[i].block_size > need)
@@ -244,6 +275,12 @@ int backing_open(struct ublkfw_dev *dev, struct backing *b)
 		usable = usable / b->chunk * b->chunk * b->nr_legs;
 	else
 		usable = usable / lbs * lbs;
+	if (!usable) {
+		ublkfw_err(dev, "%s%s smaller than one %s of %llu bytes", b->legs[0].path,
+			   b->nr_legs > 1 ? " or another leg is" : " is", b->chunk ? "chunk" : "block",
+			   (unsigned long long)(b->chunk ? b->chunk : lbs));
+		goto fail;
+	}
 	size = ublkfw_dev_size(dev);
 	if (!size) {
 		ublkfw_dev_set_size(dev, usable);

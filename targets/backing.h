@@ -24,6 +24,8 @@ struct backing_leg {
 	uint64_t size;		/* bytes */
 	uint32_t block_size;	/* smallest I/O the backing accepts (O_DIRECT) */
 	bool sync_rw;		/* reads and writes by preadv2/pwritev2 on the queue thread */
+	dev_t st_dev, st_rdev;	/* which file it is (fstat) */
+	ino_t st_ino;
 };
 
 /* --io: how reads and writes reach the backing */

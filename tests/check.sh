@@ -11,7 +11,9 @@
 #   5. the shared library's exported symbols and their version against the
 #      header (tests/abi-check.sh);
 #   6. the programs and commands printed in README.md and docs/ build and run
-#      (tests/docs-check.sh).
+#      (tests/docs-check.sh);
+#   7. libFuzzer harnesses of the parsers and the state file reader, 20 s
+#      each (tests/fuzz-check.sh).
 # Ends with "check: N passed, M failed" summing all steps; exits non-zero on
 # any failure.
 set -u
@@ -62,6 +64,7 @@ step bench-smoke "${MAKE:-make}" --no-print-directory bench-smoke
 step man tests/man-check.sh
 step abi tests/abi-check.sh
 step docs tests/docs-check.sh
+step fuzz tests/fuzz-check.sh
 
 echo "$summary"
 echo "check: $total_p passed, $total_f failed"

@@ -121,6 +121,11 @@ static int fetch_first(int id, struct json_object **arr, struct json_object **fi
 			id);
 		return 1;
 	}
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, PROG ": stats: device %d's server did not answer within %d s on %s/%d.ctl (stopped or hung?)\n",
+			id, UBLKFW_CLIENT_TIMEOUT_MS / 1000, ublkfw_run_dir(), id);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, PROG ": stats: device %d: %s\n", id, strerror(-ret));
 		return 1;
@@ -191,9 +196,9 @@ int ctl_cmd_stats(int argc, char **argv)
 	uint64_t v;
 	char *end;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:j", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:j", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("stats", optarg, &id))
@@ -221,10 +226,12 @@ int ctl_cmd_stats(int argc, char **argv)
 			count = (long)v;
 			break;
 		default:
-			return ctl_bad_option("stats", argv[optind - 1]);
+			return ctl_getopt_error("stats", opt, argv);
 		}
 	}
-	if (id < 0 || optind < argc) {
+	if (ctl_no_more_args("stats", argc, argv))
+		return 2;
+	if (id < 0) {
 		fprintf(stderr, PROG ": stats: give the device with -n ID (see " PROG " --help)\n");
 		return 2;
 	}

@@ -26,6 +26,7 @@ static int usage(FILE *f)
 		"                [--filter NAME [FILTER OPTIONS]]... [TARGET OPTIONS]\n"
 		"       " PROG " del -n ID | --all\n"
 		"       " PROG " list [-n ID] [--json]\n"
+		"       " PROG " recover -n ID | --all\n"
 		"       " PROG " stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]\n"
 		"       " PROG " features [--json]\n"
 		"       " PROG " --help | --version\n"
@@ -34,6 +35,7 @@ static int usage(FILE *f)
 		"            (" PROG " add -t TARGET --help lists the target's options)\n"
 		"  del       stop and delete a device, also when its server has died\n"
 		"  list      devices: kernel state, size, queues, flags, target, server pid\n"
+		"  recover   a new server for a device whose server died (add --recovery MODE)\n"
 		"  stats     a device's stats filter: requests, bytes, errors, latency\n"
 		"  features  the ublk features of the running kernel\n"
 		"\n"
@@ -70,18 +72,27 @@ static int cmd_add(int argc, char **argv)
 		return 1;
 	nargv[0] = PROG;
 	for (int i = 1; i < argc; i++) {
-		if (!tname && (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--target"))) {
+		const char *t = NULL;
+
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--target")) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, PROG ": add: -t needs a target name\n");
 				free(nargv);
 				return 2;
 			}
-			tname = argv[++i];
-		} else if (!tname && !strncmp(argv[i], "--target=", 9)) {
-			tname = argv[i] + 9;
+			t = argv[++i];
+		} else if (!strncmp(argv[i], "--target=", 9)) {
+			t = argv[i] + 9;
 		} else {
 			nargv[nargc++] = argv[i];
+			continue;
 		}
+		if (tname) {
+			fprintf(stderr, PROG ": add: two targets ('%s', then '%s'): give -t once\n", tname, t);
+			free(nargv);
+			return 2;
+		}
+		tname = t;
 	}
 	if (!tname) {
 		for (int i = 1; i < nargc; i++)
@@ -110,36 +121,6 @@ static int cmd_add(int argc, char **argv)
 }
 
 /* ---- device enumeration ----------------------------------------------------- */
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Ids of all ublk devices (from /dev/ublkcN), sorted; returns the count. */
-static int list_ids(int *ids, int max)
-{
-	struct dirent *de;
-	DIR *d = opendir("/dev");
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) && n < max) {
-		char *end;
-		long id;
-
-		if (strncmp(de->d_name, "ublkc", 5) || !de->d_name[5])
-			continue;
-		id = strtol(de->d_name + 5, &end, 10);
-		if (*end || id < 0)
-			continue;
-		ids[n++] = (int)id;
-	}
-	closedir(d);
-	qsort(ids, n, sizeof(*ids), cmp_int);
-	return n;
-}
 
 /* Does process pid hold /dev/ublkc<id> open, i.e. is it that device's server? */
 static bool pid_serves(pid_t pid, int id)
@@ -191,6 +172,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublkfw_state st;
+	char log[256];
+	bool dead = false;
 	pid_t pid = -1;
 	int ret;
 
@@ -211,7 +194,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 		ublkfw_state_free(&st);
 	}
 
-	if (pid_serves(pid, id)) {
+	dead = !pid_serves(pid, id);
+	if (!dead) {
 		/* A live server: let it stop, drain and delete its own device.
 		 * One that has not let go of /dev/ublkcN after 30 s is killed:
 		 * DEL_DEV below would otherwise wait for it forever. */
@@ -223,6 +207,7 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 				(int)pid);
 			kill(pid, SIGKILL);
 			ublkfw_poll_until(server_gone, &g, 10000, 20000);
+			dead = true;
 		}
 	}
 	/* A dead (or stubborn) server: do it ourselves. */
@@ -239,6 +224,8 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 			return 1;
 		}
 	}
+	if (dead && !ublkfw_state_keep_log(id, log, sizeof(log)))
+		printf("device %d's server had died: its last log is %s\n", id, log);
 	ublkfw_state_remove(id);
 	printf("deleted /dev/ublkb%d (id %d)\n", id, id);
 	return 0;
@@ -255,9 +242,9 @@ static int cmd_del(int argc, char **argv)
 	struct ublkfw_ctrl c;
 	int id = -1, all = 0, opt, ret = 0;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:ah", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("del", optarg, &id))
@@ -269,17 +256,19 @@ static int cmd_del(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			return ctl_bad_option("del", argv[optind - 1]);
+			return ctl_getopt_error("del", opt, argv);
 		}
 	}
-	if ((id < 0) == !all || optind < argc) {
+	if (ctl_no_more_args("del", argc, argv))
+		return 2;
+	if ((id < 0) == !all) {
 		fprintf(stderr, PROG ": del: give exactly one of -n ID or --all\n");
 		return 2;
 	}
 	if (open_ctrl(&c))
 		return 1;
 	if (all) {
-		int ids[1024], n = list_ids(ids, 1024);
+		int ids[1024], n = ctl_list_ids(ids, 1024);
 
 		for (int i = 0; i < n; i++)
 			ret |= del_one(&c, ids[i]);
@@ -347,9 +336,14 @@ static bool fetch_stats(int id, char *text, struct json_object **doc)
 {
 	struct json_tokener *tok;
 	struct json_object *zc;
+	int ret;
 
 	*doc = NULL;
-	if (ublkfw_client_stats(id, text, CTL_STATS_BUF))
+	ret = ublkfw_client_stats(id, text, CTL_STATS_BUF);
+	if (ret == -ETIMEDOUT)
+		fprintf(stderr, PROG ": list: device %d's server did not answer within %d s on %s/%d.ctl (stopped or hung?): its stats are not shown\n",
+			id, UBLKFW_CLIENT_TIMEOUT_MS / 1000, ublkfw_run_dir(), id);
+	if (ret)
 		return false;
 	tok = json_tokener_new();
 	if (!tok)
@@ -432,9 +426,9 @@ static int cmd_list(int argc, char **argv)
 	int ids[1024], n, id = -1, opt, ret = 0, shown = 0;
 	bool json = false;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc also forgets a cluster it was in */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (ctl_parse_id("list", optarg, &id))
@@ -446,16 +440,18 @@ static int cmd_list(int argc, char **argv)
 		case 'h':
 			return usage(stdout);
 		default:
-			return ctl_bad_option("list", argv[optind - 1]);
+			return ctl_getopt_error("list", opt, argv);
 		}
 	}
+	if (ctl_no_more_args("list", argc, argv))
+		return 2;
 	if (open_ctrl(&c))
 		return 1;
 	if (id >= 0) {
 		ids[0] = id;
 		n = 1;
 	} else {
-		n = list_ids(ids, 1024);
+		n = ctl_list_ids(ids, 1024);
 	}
 	if (json)
 		printf("[");
@@ -485,8 +481,9 @@ static int cmd_features(int argc, char **argv)
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
 	int ret;
 
-	if (argc > 1 && !json) {
-		fprintf(stderr, PROG ": features: unknown argument '%s'\n", argv[1]);
+	if (argc > 1 + json) {
+		fprintf(stderr, PROG ": features: unexpected argument '%s' (see " PROG " --help)\n",
+			argv[1 + json]);
 		return 2;
 	}
 	if (open_ctrl(&c))
@@ -515,6 +512,9 @@ static int cmd_features(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Descriptors the caller leaked to us would live on in every server
+	 * this starts: a tool that makes daemons closes them first. */
+	close_range(3, ~0U, 0);
 	if (argc < 2)
 		return usage(stderr);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
@@ -529,6 +529,8 @@ int main(int argc, char **argv)
 		return cmd_del(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "recover"))
+		return ctl_cmd_recover(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return ctl_cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "features"))

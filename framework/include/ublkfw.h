@@ -215,6 +215,23 @@ UBLKFW_API void ublkfw_dev_set_discard(struct ublkfw_dev *dev, uint32_t granular
 UBLKFW_API void ublkfw_dev_set_write_zeroes(struct ublkfw_dev *dev, uint32_t max_bytes);
 
 UBLKFW_API int ublkfw_dev_id(const struct ublkfw_dev *dev);	/* -1 before ADD_DEV */
+/*
+ * Whether this server takes over a device whose server died
+ * (`ublk-fw-ctl recover`, --recover) instead of creating one.  Valid from
+ * open() on; ublkfw_dev_id() is then known from open() on too.
+ */
+UBLKFW_API bool ublkfw_dev_is_recovering(const struct ublkfw_dev *dev);
+/*
+ * The path of a file of the device's own in the run directory,
+ * "<run dir>/<id>.<suffix>" (suffix: [a-z0-9]+, not json, log, sock or ctl):
+ * for state a target keeps across the death of its server, such as the
+ * memory target's data.  The framework removes it when the device is
+ * deleted (a clean stop, or `ublk-fw-ctl del`), never when the server dies.
+ * From attach() on (the id must be known).  0, or -EINVAL (bad suffix),
+ * -ENODEV (no id yet) or -ENAMETOOLONG.
+ */
+UBLKFW_API int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf,
+				   size_t len);
 UBLKFW_API unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev);
 UBLKFW_API unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev);
 /* Largest request in bytes (the per-tag buffer size). */
@@ -274,6 +291,16 @@ struct ublkfw_target_ops {
 	 * 0: ublkfw_dev_priv() is NULL until ublkfw_dev_set_priv().
 	 */
 	size_t dev_priv_size;
+
+	/*
+	 * Once the kernel device exists, on the main thread, before the
+	 * first queue starts: ublkfw_dev_id() is known.  Called after ADD_DEV
+	 * for a new device and after START_USER_RECOVERY when this server
+	 * takes a device over (ublkfw_dev_is_recovering()): the place to
+	 * create or find again what must outlive the server
+	 * (ublkfw_dev_run_file()).  0 or a negative errno after ublkfw_err().
+	 */
+	int (*attach)(struct ublkfw_dev *dev);
 };
 
 #define UBLKFW_TARGET_OPS_INIT \
@@ -289,7 +316,8 @@ struct ublkfw_target_ops {
  *
  * Standard options: -n/--id ID, -q/--queues N, -d/--depth N, -s/--size SIZE,
  * --max-io SIZE, --filter NAME (repeatable, see Filters), --foreground,
- * --shmem-zc, --htlb PATH, --shmem-ro, -h/--help, -V/--version.
+ * --recovery MODE, --recover, --shmem-zc, --htlb PATH, --shmem-ro,
+ * -h/--help, -V/--version.
  */
 UBLKFW_API int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv);
 

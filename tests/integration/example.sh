@@ -60,4 +60,29 @@ if [ -n "$id" ] && [ -b "/dev/ublkb$id" ]; then
 else
 	fail "example --read-only: start" "$out"
 fi
+# recover works for an out-of-tree ublkfw_main() program: the state file
+# records its executable and command line.  The example keeps its data in
+# anonymous memory (no ublkfw_dev_run_file()), so a recovered ramdisk comes
+# back empty: filled with the --fill byte of the recorded command line.
+out=$("$EX" -s 64M --fill 0xab --recovery reissue 2>&1)
+id=$(printf '%s\n' "$out" | sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p')
+if [ -n "$id" ] && [ -b "/dev/ublkb$id" ]; then
+	check "example --recovery: the state file's restart command is the example's" jq -e \
+		--arg ex "$(realpath "$EX")" '.restart == [$ex, "-s", "64M", "--fill", "0xab", "--recovery", "reissue"]' \
+		/run/ublk-fw/$id.json
+	dd if=/dev/zero of=/dev/ublkb$id bs=1M count=1 oflag=direct 2>/dev/null
+	check "example --recovery: kill -9 its server" kill9 $id
+	recover_ok "example --recovery" $id
+	check "example --recovery: the new server is the example program" sh -c \
+		"[ \"\$(readlink /proc/\$('$CTL' list -n $id --json | jq .[0].pid)/exe)\" = '$(realpath "$EX")' ]"
+	check "example --recovery: its memory was the old process's: the first MiB reads as the fill byte again" sh -c \
+		"[ \$(dd if=/dev/ublkb$id bs=1M count=1 iflag=direct 2>/dev/null | tr -d '\253' | wc -c) = 0 ]"
+	fio_ok "example --recovery: fio crc32c verify on the new server" --name=v --filename=/dev/ublkb$id \
+		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 --size=16M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1
+	check "example --recovery: del stops it" "$CTL" del -n "$id"
+	check "example --recovery: nothing left in /run/ublk-fw" sh -c "! ls /run/ublk-fw/$id.* 2>/dev/null"
+else
+	fail "example --recovery: start" "$out"
+fi
 t_summary

@@ -93,6 +93,34 @@ fio_ok() {
 	fi
 }
 
+# ---- user recovery ---------------------------------------------------------
+
+server_pid() { "$CTL" list -n "$1" --json | jq '.[0].pid'; }
+dev_state() { "$CTL" list -n "$1" --json 2>/dev/null | jq -r '.[0].state'; }
+
+# kill9 ID: kill the device's server with SIGKILL, wait until it is gone
+# and the device no longer LIVE (QUIESCED, or gone without recovery).
+kill9() {
+	_k_pid=$(server_pid "$1")
+	kill -9 "$_k_pid"
+	_k_i=0
+	while kill -0 "$_k_pid" 2>/dev/null || [ "$(dev_state "$1")" = LIVE ]; do
+		_k_i=$((_k_i + 1)); [ $_k_i -gt 200 ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# recover_ok NAME ID: `recover -n ID` succeeds; the device is LIVE again,
+# served by a new pid.
+recover_ok() {
+	_r_old=$(server_pid "$2")
+	check "$1: recover -n $2" "$CTL" recover -n "$2"
+	check "$1: LIVE again, served by a new pid" sh -c \
+		"[ \"\$('$CTL' list -n $2 --json | jq -r '.[0].state')\" = LIVE ] &&
+		 [ \"\$('$CTL' list -n $2 --json | jq '.[0].pid')\" != '$_r_old' ]"
+}
+
 t_summary() {
 	say ""
 	[ "$T_FAIL" -gt 0 ] && say "failed in $T_GROUP:$T_FAILED"

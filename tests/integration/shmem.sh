@@ -161,6 +161,65 @@ expect_error "--htlb: empty file (size not a huge-page multiple)" "multiple of t
 check "bad --htlb left no device behind" sh -c "[ \$('$CTL' list --json | jq length) = $before ]"
 rm -f $HP/empty
 
+# ---- user recovery: the dead server's buffers are not served by the new one -
+# The kernel keeps every registration while no server runs.  The new server
+# unregisters the dead one's indexes on the quiesced device, registers its
+# --htlb file anew, and a client registers its memfd again: the same pages
+# get an index (not -EEXIST), zero copy goes on, nothing is mis-served.
+pinned() {	# pages pinned right now (FOLL_PIN), by anyone
+	awk '/^nr_foll_pin_acquired/ {a=$2} /^nr_foll_pin_released/ {r=$2} END {print a - r}' /proc/vmstat
+}
+base=$(pinned)
+truncate -s 64M $W/rec.img
+if id=$(add_dev -t loop --shmem-zc --htlb $HF --recovery reissue $W/rec.img); then
+	mkfifo $W/again
+	python3 "$TOP/tests/integration/shmem_sock.py" /run/ublk-fw/$id.sock again 4194304 \
+		< $W/again > $W/again.out &
+	cl=$!
+	exec 7> $W/again
+	i=0; while [ ! -s $W/again.out ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+	check "recovery: a client memfd registered as buffer 1 ($(head -1 $W/again.out))" \
+		test "$(head -1 $W/again.out)" = 1
+	check "recovery: the state file records buffers 0 and 1" \
+		jq -e '.shmem.registered == [0, 1]' /run/ublk-fw/$id.json
+	check "recovery: 2 x 4 MiB pinned ($(($(pinned) - base)) pages)" test $(($(pinned) - base)) = 2048
+	fio --name=zw --filename=/dev/ublkb$id --rw=write --bs=8k --iodepth=16 --ioengine=io_uring \
+		--direct=1 --size=32M --verify=crc32c --do_verify=0 --mem=mmaphuge:$HF \
+		--output-format=json --output=$W/zw.json > /dev/null 2>&1 &
+	f=$!
+	sleep 1
+	zc_before=$(stat_of $id zc_ios)
+	check "recovery: zero copy before the kill ($zc_before > 0)" test "$zc_before" -gt 0
+	check "recovery: kill -9 the server during fio's zero-copy writes" kill9 $id
+	recover_ok "recovery" $id
+	wait $f; rc=$?
+	check "recovery: fio's write phase ends without error across the kill (exit $rc)" \
+		sh -c "[ $rc = 0 ] && [ \$(jq '.jobs[0].error' $W/zw.json) = 0 ]"
+	check "recovery: the new server unregistered the dead one's 2 buffers" \
+		grep -q "unregistered the 2 shared-memory buffers of the dead server" /run/ublk-fw/$id.log
+	check "recovery: and registered --htlb anew" sh -c \
+		"grep 'registered as buffer' /run/ublk-fw/$id.log | tail -1 | grep -q 'buffer 0'"
+	check "recovery: only the --htlb file is pinned now ($(($(pinned) - base)) pages)" \
+		test $(($(pinned) - base)) = 1024
+	echo >&7; exec 7>&-
+	wait $cl
+	check "recovery: the client's same memfd registers again ($(tail -1 $W/again.out), not -EEXIST)" \
+		test "$(tail -1 $W/again.out)" = 1
+	check "recovery: the state file records both again" \
+		jq -e '.shmem.registered == [0, 1]' /run/ublk-fw/$id.json
+	fio_ok "recovery: fio crc32c verify of the 32M through the huge pages after recovery" \
+		--name=zw --filename=/dev/ublkb$id --rw=write --bs=8k --iodepth=16 \
+		--ioengine=io_uring --direct=1 --size=32M --verify=crc32c --verify_only=1 \
+		--verify_fatal=1 --mem=mmaphuge:$HF
+	zc=$(stat_of $id zc_ios); rej=$(stat_of $id zc_rejected)
+	check "recovery: zero-copy I/Os counted by the new server ($zc >= 4096)" test "$zc" -ge 4096
+	check "recovery: no descriptor rejected ($rej)" test "$rej" = 0
+	"$CTL" del -n $id > /dev/null
+	check "recovery: pins balanced after del" pins_balanced
+else
+	fail "recovery: add"
+fi
+
 # ---- pins: all released once the devices are gone, also after SIGKILL ------
 check "pins balanced after the devices above were deleted" pins_balanced
 if id=$(add_dev -t null -s 64M --shmem-zc --htlb $HF); then

@@ -4,6 +4,10 @@
 way a misbehaving or ordinary client would.  Prints the 32-bit reply.
 
 usage: shmem_sock.py SOCKET memfd SIZE | garbage | nofd | twice SIZE
+       shmem_sock.py SOCKET again SIZE
+           registers a memfd, prints the reply, waits for a line on stdin
+           (the server is replaced meanwhile), then registers the same memfd
+           with the (new) server and prints that reply too
 """
 import os
 import socket
@@ -38,5 +42,10 @@ elif what == "nofd":
 elif what == "twice":
     fd = memfd(int(sys.argv[3]))
     print(ask(path, b"\0", [fd]), ask(path, b"\0", [fd]))
+elif what == "again":
+    fd = memfd(int(sys.argv[3]))
+    print(ask(path, b"\0", [fd]), flush=True)
+    sys.stdin.readline()
+    print(ask(path, b"\0", [fd]), flush=True)
 else:
     sys.exit("unknown case " + what)

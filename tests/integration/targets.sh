@@ -176,7 +176,7 @@ with_dev "fstrim on ext4 over loop" -t loop $W/fs.img && {
 
 # ---- bad inputs: one line, non-zero exit, nothing left behind ------------
 before=$(nr_devices)
-mkfile $W/small.img 16M
+mkfile $W/small.img 16M; mkfile $W/small2.img 16M
 mkfile $W/locked.img 16M; chmod 000 $W/locked.img
 mkfile $W/ro.img 16M
 mount --bind $W/ro.img $W/ro.img && mount -o remount,bind,ro $W/ro.img
@@ -184,6 +184,16 @@ expect_error "loop: missing backing file" "cannot open $W/nosuch.img: No such fi
 	"$CTL" add -t loop $W/nosuch.img
 expect_error "loop: no backing file given" "no backing file" "$CTL" add -t loop
 expect_error "loop: a directory" "is not a regular file or a block device" "$CTL" add -t loop $W
+expect_error "loop: /dev/null is not a backing (not 'use --buffered')" "/dev/null is not a regular file or a block device" \
+	"$CTL" add -t loop /dev/null
+mkfifo $W/fifo
+expect_error "loop: a FIFO is not a backing" "$W/fifo is not a regular file or a block device" \
+	"$CTL" add -t loop $W/fifo
+head -c 100 /dev/zero > $W/tiny.img
+expect_error "loop: a file smaller than one block (not 'give -s SIZE')" "$W/tiny.img is smaller than one block of 512 bytes" \
+	"$CTL" add -t loop --buffered $W/tiny.img
+expect_error "stripe: legs smaller than one chunk" "smaller than one chunk of 65536 bytes" \
+	"$CTL" add -t stripe --buffered $W/tiny.img $W/small.img
 expect_error "loop: unreadable file" "cannot open $W/locked.img: Permission denied" \
 	setpriv --inh-caps=-dac_override,-dac_read_search \
 	--bounding-set=-dac_override,-dac_read_search "$CTL" add -t loop $W/locked.img
@@ -194,8 +204,21 @@ expect_error "loop: block size not a power of two" "invalid --block-size '1000'"
 expect_error "loop: block size below 512" "invalid --block-size '256'" \
 	"$CTL" add -t loop --block-size 256 $W/small.img
 expect_error "stripe: chunk not a multiple of the block size" "not a multiple of the 4096-byte block size" \
-	"$CTL" add -t stripe --block-size 4096 --chunk-size 6K $W/small.img $W/small.img
+	"$CTL" add -t stripe --block-size 4096 --chunk-size 6K $W/small.img $W/small2.img
 expect_error "stripe: one leg" "too few backing files" "$CTL" add -t stripe $W/small.img
+# the same file twice would put two chunks at one place: refused by inode
+ln -sf $W/small.img $W/small-sym.img; ln -f $W/small.img $W/small-hard.img
+expect_error "stripe: the same file twice" "$W/small.img and $W/small.img are the same file" \
+	"$CTL" add -t stripe $W/small.img $W/small.img
+expect_error "stripe: the same file under a symlink" "are the same file: give each backing once" \
+	"$CTL" add -t stripe $W/small.img $W/small2.img $W/small-sym.img
+expect_error "stripe: the same file under a hard link" "are the same file: give each backing once" \
+	"$CTL" add -t stripe $W/small-hard.img $W/small.img
+lo=$(losetup -f --show $W/small2.img)
+ln -sf "$lo" $W/lo-sym
+expect_error "stripe: the same block device twice" "are the same block device: give each backing once" \
+	"$CTL" add -t stripe "$lo" $W/lo-sym
+losetup -d "$lo"
 expect_error "loop: bad --io" "invalid --io 'fast': use auto, uring or sync" \
 	"$CTL" add -t loop --io fast $W/small.img
 expect_error "loop: read-only file opened read-write" "cannot be opened read-write.*use --read-only" \

@@ -4,6 +4,9 @@
  * real (idle) io_uring ring and hand-written I/O descriptors.  Checks what
  * the target is given and the COMMIT_AND_FETCH SQE its completion produces.
  */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+
 #include "fake_queue.h"
 
 static struct fake_queue fq;
@@ -36,6 +39,12 @@ static void setup(void)
 	fake_queue_slots(&fq);
 	nseen = 0;
 	complete_with = 1;
+}
+
+static void setup_quiet(void)
+{
+	setup();
+	cr_redirect_stderr();
 }
 
 static void teardown(void)
@@ -127,6 +136,27 @@ Test(dispatch, deferred_completion_and_double_completion)
 
 	ublkfw_io_complete(seen[0], 512);	/* a target bug: must be refused */
 	cr_expect_eq(io_uring_sq_ready(&q.ring), 1, "a second completion must not commit again");
+}
+
+/* Twice from another thread: the list must not point at itself (the queue
+ * thread would spin); the first result stands, the second is logged. */
+Test(dispatch, async_completion_twice_is_refused, .init = setup_quiet)
+{
+	struct io_slot *s = ublkfw_queue_slot(&q, 1);
+
+	complete_with = 0;
+	descs[1].op_flags = UBLK_IO_OP_READ;
+	descs[1].nr_sectors = 8;
+	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
+	cr_assert_eq(nseen, 1);
+	ublkfw_io_complete_async(seen[0], 4096);
+	ublkfw_io_complete_async(seen[0], -EIO);
+	cr_expect_eq(q.remote_head, s);
+	cr_expect_null(s->remote_next, "one entry: the second call must not link it again");
+	cr_expect_eq(s->remote_result, 4096, "the first result stands");
+	fflush(stderr);
+	cr_expect_stderr_eq_str("unit: fake: queue 0 tag 1: ublkfw_io_complete_async() twice (bug in target): "
+				"the second is ignored\n");
 }
 
 Test(dispatch, io_private_areas_are_aligned_and_distinct)

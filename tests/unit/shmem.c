@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Pools, the client allocator and the zero-copy descriptor lookup (no kernel). */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -125,4 +126,29 @@ Test(shmem, lookup_waits_for_a_registration_in_flight)
 	cr_expect_null(ublkfw_shmem_lookup(&race_dev, 5ULL << 32, 4096),
 		       "no registration in flight: an unknown index fails at once");
 	ublkfw_shmem_release_all(&race_dev);
+}
+
+/* A client's memfd is checked before it is mapped: one over the kernel's
+ * 4 GiB per-buffer limit is refused at once, and none is populated. */
+Test(shmem, client_memfd_size_checked_before_mapping)
+{
+	struct ublkfw_shmem_pool *pool;
+	size_t len = 1UL << 30, resident = 0;
+	unsigned char *vec = malloc(len / 4096);
+	int fd = memfd_create("unit-huge", MFD_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)UBLK_SHMEM_BUF_MAX_LEN + 4096), 0);
+	cr_expect_eq(ublkfw_shmem_pool_from_fd(fd, &pool), -E2BIG);	/* and fd is closed */
+	fd = memfd_create("unit-big", MFD_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)len), 0);
+	cr_assert_eq(ublkfw_shmem_pool_from_fd(fd, &pool), 0);
+	cr_expect_eq(ublkfw_shmem_pool_size(pool), len);
+	cr_assert_eq(mincore(ublkfw_shmem_pool_base(pool), len, vec), 0);
+	for (size_t i = 0; i < len / 4096; i++)
+		resident += vec[i] & 1;
+	cr_expect_eq(resident, 0, "mapping a 1 GiB memfd must not populate it (%zu pages)", resident);
+	ublkfw_shmem_pool_destroy(pool);
+	free(vec);
 }

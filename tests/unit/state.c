@@ -63,6 +63,7 @@ static void fake_dev(struct ublkfw_dev *dev, int id)
 	dev->conf.nr_queues = 2;
 	dev->conf.depth = 64;
 	dev->conf.size = 1ULL << 30;
+	dev->conf.cwd = "/srv/disks";
 }
 
 static void fake_dev_free(struct ublkfw_dev *dev)
@@ -195,7 +196,9 @@ Test(state, the_file_has_every_key, .init = setup, .fini = teardown)
 		{ "flags", json_type_int }, { "flag_names", json_type_string },
 		{ "queues", json_type_int }, { "depth", json_type_int }, { "size", json_type_int },
 		{ "args", json_type_string }, { "argv", json_type_array },
-		{ "executable", json_type_string }, { "filters", json_type_array },
+		{ "executable", json_type_string }, { "restart", json_type_array },
+		{ "cwd", json_type_string },
+		{ "filters", json_type_array },
 		{ "recovery", json_type_string }, { "shmem", json_type_object },
 	};
 	struct json_object *doc, *v, *shm;
@@ -244,6 +247,43 @@ Test(state, executable_is_an_absolute_path, .init = setup, .fini = teardown)
 	cr_assert_not_null(realpath("/proc/self/exe", self));
 	cr_expect_str_eq(st.executable, self);
 	cr_expect_eq(access(st.executable, X_OK), 0);
+	ublkfw_state_free(&st);
+}
+
+/* recover runs "restart": the program, then what it was given. */
+Test(state, restart_is_the_command_line, .init = setup, .fini = teardown)
+{
+	struct ublkfw_state st;
+	struct ublkfw_dev dev;
+
+	fake_dev(&dev, 8);
+	cr_assert_eq(ublkfw_state_write(&dev), 0);
+	cr_assert_eq(ublkfw_state_read(8, &st), 0);
+	cr_assert_not_null(st.restart);
+	cr_expect_str_eq(st.restart[0], st.executable);
+	for (int i = 1; i < NR_ARGS; i++)
+		cr_expect_str_eq(st.restart[i], args[i], "restart[%d]", i);
+	cr_expect_null(st.restart[NR_ARGS]);
+	cr_expect_str_eq(st.cwd, "/srv/disks", "relative paths need where it started");
+	cr_expect_eq(st.owner, geteuid());
+	ublkfw_state_free(&st);
+}
+
+/* A server of `ublk-fw-ctl add -t null` restarts as that. */
+Test(state, restart_under_ctl_add, .init = setup, .fini = teardown)
+{
+	struct ublkfw_state st;
+	struct ublkfw_dev dev;
+
+	fake_dev(&dev, 9);
+	dev.conf.usage_cmd = "ublk-fw-ctl add -t";
+	cr_assert_eq(ublkfw_state_write(&dev), 0);
+	cr_assert_eq(ublkfw_state_read(9, &st), 0);
+	cr_assert_not_null(st.restart);
+	cr_expect_str_eq(st.restart[1], "add");
+	cr_expect_str_eq(st.restart[2], "-t");
+	cr_expect_str_eq(st.restart[3], "null");
+	cr_expect_str_eq(st.restart[4], args[1]);
 	ublkfw_state_free(&st);
 }
 
@@ -351,16 +391,22 @@ Test(state, missing_and_removed, .init = setup, .fini = teardown)
 {
 	struct ublkfw_state st;
 	struct ublkfw_dev dev;
-	char path[256];
+	char path[256], other[256], keep[256];
 
 	cr_expect_eq(ublkfw_state_read(5, &st), -ENOENT);
 	fake_dev(&dev, 5);
 	cr_assert_eq(ublkfw_state_write(&dev), 0);
 	ublkfw_run_path(5, "log", path, sizeof(path));
 	put_file(path, "log\n", 4);
+	ublkfw_run_path(5, "mem", other, sizeof(other));
+	put_file(other, "data", 4);
+	ublkfw_run_path(55, "json", keep, sizeof(keep));
+	put_file(keep, "{}", 2);
 	ublkfw_state_remove(5);
 	cr_expect_eq(ublkfw_state_read(5, &st), -ENOENT);
 	cr_expect_neq(access(path, F_OK), 0, "the log is removed too");
+	cr_expect_neq(access(other, F_OK), 0, "a target's run file is removed too");
+	cr_expect_eq(access(keep, F_OK), 0, "device 55's file is not device 5's");
 }
 
 /* Documents that are not what a server writes: refused, *st left zeroed. */

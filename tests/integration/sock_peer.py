@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A hostile or careless peer of a ublk-fw server's unix sockets.
+
+usage: sock_peer.py ask SOCKET
+           send "stats", print "reply N" (bytes) or "closed" (no answer)
+       sock_peer.py hold SOCKET N SECONDS
+           open up to N connections (0.2 s each at most), print
+           "connected C", keep them silent for SECONDS, then close them
+"""
+import socket
+import sys
+import time
+
+
+def ask(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        try:
+            s.sendall(b"stats\n")
+            data = s.recv(1 << 20)
+        except OSError:
+            data = b""
+    print("reply %d" % len(data) if data else "closed")
+
+
+def hold(path, n, seconds):
+    conns = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(0.2)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            continue
+        conns.append(s)
+    print("connected %d" % len(conns), flush=True)
+    time.sleep(seconds)
+    for s in conns:
+        s.close()
+
+
+if sys.argv[1] == "ask":
+    ask(sys.argv[2])
+elif sys.argv[1] == "hold":
+    hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+else:
+    sys.exit("unknown mode " + sys.argv[1])
