@@ -3,11 +3,13 @@
  * recover.c - user recovery: a new server takes over a device whose server
  * died (UBLK_F_USER_RECOVERY).  The kernel kept the device QUIESCED: the
  * block device stays, new I/O waits, and the requests the dead server held
- * were requeued (--recovery reissue) or failed (requeue).  The new server
- * checks the device, sends START_USER_RECOVERY once the old server's files
- * are closed, opens /dev/ublkcN, FETCHes every tag (the ordinary queue
- * start) and ends with END_USER_RECOVERY(pid): the device is LIVE again and
- * the waiting I/O flows.  dev.c calls the two halves around the queue start.
+ * were requeued (--recovery reissue) or failed (requeue).  With fail-io
+ * (UBLK_F_USER_RECOVERY_FAIL_IO) it is FAIL_IO instead: those requests
+ * failed, and new I/O fails at once until the recovery ends.  The new
+ * server checks the device, sends START_USER_RECOVERY once the old server's
+ * files are closed, opens /dev/ublkcN, FETCHes every tag (the ordinary
+ * queue start) and ends with END_USER_RECOVERY(pid): the device is LIVE
+ * again and the waiting I/O flows.  dev.c calls the two halves around the queue start.
  */
 #include <errno.h>
 #include <string.h>
@@ -124,8 +126,9 @@ static bool recovery_started(void *arg)
  * SHMEM_ZC: the buffers the dead server registered stay registered (and
  * pinned) while no server runs, under indexes only it could serve: its
  * clients' memfds and its mapping of the --htlb file died with it.  On the
- * quiesced device (no dispatch, so no freeze) unregister each of them: an
- * I/O from those pages is then copied, never served through a wrong map.
+ * quiesced device (no dispatch, so no freeze; a FAIL_IO one is frozen, with
+ * nothing in flight to wait for) unregister each of them: an I/O from
+ * those pages is then copied, never served through a wrong map.
  * The new server registers its --htlb file anew (shmem_start) and clients
  * reconnect and register theirs.  Returns how many were unregistered.
  */
@@ -171,7 +174,7 @@ int ublkfw_recover_begin(struct ublkfw_dev *dev)
 	ublkfw_poll_until(recovery_started, &s, START_RECOVERY_WAIT_MS, 20000);
 	if (s.ret < 0) {
 		ublkfw_err(dev, "START_USER_RECOVERY (dev %d): %s%s", dev->id, strerror(-s.ret),
-			   s.ret == -EBUSY ? " (the old server still holds /dev/ublkc, or the device is not QUIESCED)" : "");
+			   s.ret == -EBUSY ? " (the old server still holds /dev/ublkc, or the device is neither QUIESCED nor FAIL_IO)" : "");
 		return s.ret;
 	}
 	ublkfw_info(dev, "device %d: recovery started (mode %s)", dev->id,

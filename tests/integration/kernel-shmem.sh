@@ -9,8 +9,11 @@
 # /proc/vmstat after DEL_DEV and after a killed server, REG/UNREG_BUF against
 # a request the server holds (the queue freeze, and SIGKILL ending its wait),
 # the release of trees of 96-160 separate page runs, and a register/
-# unregister loop under fio verify. The program has its own minimal server
-# (liburing only, no libublkfw), so this checks the kernel, not the framework.
+# unregister loop under fio verify; and UBLK_F_USER_RECOVERY_FAIL_IO (patch
+# 0004): the recovery flags ADD_DEV accepts, FAIL_IO after a killed server
+# (I/O fails at once), START/END_USER_RECOVERY from it. The program has its
+# own minimal server (liburing only, no libublkfw), so this checks the
+# kernel, not the framework.
 #
 # The program prints one line per check and closes with
 # "kernel-shmem: N passed, M failed", which is this group's closing line.

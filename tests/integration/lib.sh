@@ -99,7 +99,8 @@ server_pid() { "$CTL" list -n "$1" --json | jq '.[0].pid'; }
 dev_state() { "$CTL" list -n "$1" --json 2>/dev/null | jq -r '.[0].state'; }
 
 # kill9 ID: kill the device's server with SIGKILL, wait until it is gone
-# and the device no longer LIVE (QUIESCED, or gone without recovery).
+# and the device no longer LIVE (QUIESCED, FAIL_IO with fail-io, or gone
+# without recovery).
 kill9() {
 	_k_pid=$(server_pid "$1")
 	kill -9 "$_k_pid"

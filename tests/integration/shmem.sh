@@ -24,6 +24,9 @@ stat_of() {	# stat_of ID KEY: a total from the server's counters
 	"$CTL" list -n "$1" --json | jq ".[0].stats.$2"
 }
 pins_balanced() {
+	# /proc/vmstat leaves out the per-CPU deltas until they are folded
+	# (kernel/README.md, "Pin counters"): fold them first
+	echo 1 > /proc/sys/vm/stat_refresh
 	awk '/^nr_foll_pin_acquired/ {a=$2} /^nr_foll_pin_released/ {r=$2} END {exit a != r}' /proc/vmstat
 }
 

@@ -16,6 +16,12 @@
  *   - a miss is served through the per-tag buffer as usual;
  *   - the server can hold a request (not commit it) to test REG/UNREG_BUF
  *     against requests in flight, and a killed server.
+ * Two cases check UBLK_F_USER_RECOVERY_FAIL_IO (kernel/patches/0004) the same
+ * way: recovery-flags (GET_FEATURES bit 9, the recovery flag combinations
+ * ADD_DEV accepts and refuses) and fail-io (a child server is killed while it
+ * holds a READ; the device goes to FAIL_IO, where I/O fails at once, also
+ * between START_ and END_USER_RECOVERY; REG/UNREG_BUF do not wait; this
+ * process then recovers the device as its new server).
  * Each case creates its own device(s) and deletes them (STOP_DEV + DEL_DEV),
  * so a failure does not cascade.
  *
@@ -733,13 +739,8 @@ out:
 	return NULL;
 }
 
-/* ADD_DEV + SET_PARAMS + the queue thread (FETCH_REQ); no START_DEV yet. */
-static int dev_create(struct dev *d, struct ctrl *c, __u64 flags, char *why, size_t wl)
+static void dev_init(struct dev *d, struct ctrl *c)
 {
-	struct ublk_params p;
-	char path[64];
-	int ret;
-
 	memset(d, 0, sizeof(*d));
 	d->ctrl = c;
 	d->cdev_fd = d->bdev_fd = d->hold_fd = d->held_tag = -1;
@@ -748,34 +749,17 @@ static int dev_create(struct dev *d, struct ctrl *c, __u64 flags, char *why, siz
 	d->count_from = UINT64_MAX;
 	pthread_mutex_init(&d->lock, NULL);
 	sem_init(&d->ready, 0, 0);
+}
 
-	d->info.nr_hw_queues = 1;
-	d->info.queue_depth = QD;
-	d->info.max_io_buf_bytes = MAX_IO;
-	d->info.dev_id = (__u32)-1;
-	d->info.flags = flags;
-	ret = ctrl_cmd(c, (__u32)-1, UBLK_U_CMD_ADD_DEV, &d->info, sizeof(d->info), 0);
-	if (ret < 0) {
-		snprintf(why, wl, "ADD_DEV: %s", rs(ret));
-		return ret;
-	}
-	d->added = true;
-	d->id = d->info.dev_id;
-
-	memset(&p, 0, sizeof(p));
-	p.len = sizeof(p);
-	p.types = UBLK_PARAM_TYPE_BASIC;
-	p.basic.logical_bs_shift = 9;
-	p.basic.physical_bs_shift = 12;
-	p.basic.io_opt_shift = 12;
-	p.basic.io_min_shift = 9;
-	p.basic.max_sectors = MAX_IO >> 9;
-	p.basic.dev_sectors = d->size >> 9;
-	ret = ctrl_cmd(c, d->id, UBLK_U_CMD_SET_PARAMS, &p, sizeof(p), 0);
-	if (ret < 0) {
-		snprintf(why, wl, "SET_PARAMS: %s", rs(ret));
-		return ret;
-	}
+/*
+ * The server side of device d->id: its store and tag buffers, /dev/ublkcN,
+ * the descriptors and the queue thread (FETCH_REQ). After ADD_DEV, or after
+ * START_USER_RECOVERY for a new server of an existing device.
+ */
+static int dev_serve(struct dev *d, char *why, size_t wl)
+{
+	char path[64];
+	int ret;
 
 	d->store = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	d->zb = calloc(UBLK_SHMEM_BUF_MAX_INDEX + 1, sizeof(*d->zb));
@@ -824,6 +808,43 @@ static int dev_create(struct dev *d, struct ctrl *c, __u64 flags, char *why, siz
 		return d->thread_err;
 	}
 	return 0;
+}
+
+/* ADD_DEV + SET_PARAMS + the queue thread (FETCH_REQ); no START_DEV yet. */
+static int dev_create(struct dev *d, struct ctrl *c, __u64 flags, char *why, size_t wl)
+{
+	struct ublk_params p;
+	int ret;
+
+	dev_init(d, c);
+	d->info.nr_hw_queues = 1;
+	d->info.queue_depth = QD;
+	d->info.max_io_buf_bytes = MAX_IO;
+	d->info.dev_id = (__u32)-1;
+	d->info.flags = flags;
+	ret = ctrl_cmd(c, (__u32)-1, UBLK_U_CMD_ADD_DEV, &d->info, sizeof(d->info), 0);
+	if (ret < 0) {
+		snprintf(why, wl, "ADD_DEV: %s", rs(ret));
+		return ret;
+	}
+	d->added = true;
+	d->id = d->info.dev_id;
+
+	memset(&p, 0, sizeof(p));
+	p.len = sizeof(p);
+	p.types = UBLK_PARAM_TYPE_BASIC;
+	p.basic.logical_bs_shift = 9;
+	p.basic.physical_bs_shift = 12;
+	p.basic.io_opt_shift = 12;
+	p.basic.io_min_shift = 9;
+	p.basic.max_sectors = MAX_IO >> 9;
+	p.basic.dev_sectors = d->size >> 9;
+	ret = ctrl_cmd(c, d->id, UBLK_U_CMD_SET_PARAMS, &p, sizeof(p), 0);
+	if (ret < 0) {
+		snprintf(why, wl, "SET_PARAMS: %s", rs(ret));
+		return ret;
+	}
+	return dev_serve(d, why, wl);
 }
 
 static int dev_start(struct dev *d, char *why, size_t wl)
@@ -1838,6 +1859,312 @@ out:
 	close(memfd);
 }
 
+/* ---- UBLK_F_USER_RECOVERY_FAIL_IO (kernel/patches/0004) ------------------ */
+
+#define RECOVERY_FLAGS	(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
+			 UBLK_F_USER_RECOVERY_FAIL_IO)
+
+static void case_recovery_flags(void)
+{
+	static const struct {
+		const char *name;
+		__u64 flags;
+		bool valid;
+	} combos[] = {
+		{ "no recovery flag", 0, true },
+		{ "USER_RECOVERY", UBLK_F_USER_RECOVERY, true },
+		{ "USER_RECOVERY|REISSUE", UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE, true },
+		{ "USER_RECOVERY|FAIL_IO", UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO, true },
+		{ "REISSUE alone", UBLK_F_USER_RECOVERY_REISSUE, false },
+		{ "FAIL_IO alone", UBLK_F_USER_RECOVERY_FAIL_IO, false },
+		{ "REISSUE|FAIL_IO", UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO,
+		  false },
+		{ "USER_RECOVERY|REISSUE|FAIL_IO", RECOVERY_FLAGS, false },
+	};
+	__u64 feat = 0;
+	char name[160];
+	int ret;
+
+	ret = ctrl_cmd(&gctrl, (__u32)-1, UBLK_U_CMD_GET_FEATURES, &feat, sizeof(feat), 0);
+	report(ret == 0 && (feat & UBLK_F_USER_RECOVERY_FAIL_IO),
+	       "recovery-flags: GET_FEATURES reports USER_RECOVERY_FAIL_IO (bit 9)",
+	       "result %s, features 0x%llx", rs(ret), (unsigned long long)feat);
+
+	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+		struct ublksrv_ctrl_dev_info info = {
+			.nr_hw_queues = 1, .queue_depth = QD, .max_io_buf_bytes = MAX_IO,
+			.dev_id = (__u32)-1, .flags = combos[i].flags,
+		};
+
+		/* ADD_DEV alone: no server, nothing started */
+		ret = ctrl_cmd(&gctrl, (__u32)-1, UBLK_U_CMD_ADD_DEV, &info, sizeof(info), 0);
+		if (combos[i].valid) {
+			snprintf(name, sizeof(name),
+				 "recovery-flags: ADD_DEV with %s is accepted and keeps them",
+				 combos[i].name);
+			report(ret == 0 && (info.flags & RECOVERY_FLAGS) == combos[i].flags, name,
+			       "result %s, flags 0x%llx", rs(ret), (unsigned long long)info.flags);
+		} else {
+			snprintf(name, sizeof(name), "recovery-flags: ADD_DEV with %s fails with "
+				 "-EINVAL", combos[i].name);
+			expect_ret(name, ret, -EINVAL);
+		}
+		if (ret == 0) {
+			ret = ctrl_cmd(&gctrl, info.dev_id, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
+			if (ret)
+				report(false, "recovery-flags: delete a test device",
+				       "DEL_DEV %u: %s", info.dev_id, rs(ret));
+		}
+	}
+}
+
+/* In the child: the server of a USER_RECOVERY|FAIL_IO device, until SIGKILL. */
+static void __attribute__((noreturn)) failio_child(int info_fd, int stall_fd)
+{
+	struct kill_info ki = { .im = -1, .ih = -1 };
+	struct ctrl c;
+	struct dev d;
+
+	ki.ret = ctrl_open(&c);
+	if (ki.ret) {
+		snprintf(ki.why, sizeof(ki.why), "control: %s", rs(ki.ret));
+		goto report;
+	}
+	ki.ret = dev_create(&d, &c, UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO |
+			    UBLK_F_SHMEM_ZC, ki.why, sizeof(ki.why));
+	ki.added = d.added;
+	ki.dev_id = d.id;
+	if (ki.ret)
+		goto report;
+	d.hold_sector = STALL_SECTOR;
+	d.hold_fd = stall_fd;
+	ki.ret = dev_start(&d, ki.why, sizeof(ki.why));
+	if (!ki.ret) {
+		close(d.bdev_fd);
+		d.bdev_fd = -1;
+	}
+report:
+	if (write(info_fd, &ki, sizeof(ki)) != sizeof(ki))
+		_exit(1);
+	for (;;)
+		pause();	/* serve until SIGKILL */
+}
+
+/* The device's state, or -errno; its dev_info in *info */
+static int dev_state(__u32 id, struct ublksrv_ctrl_dev_info *info)
+{
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	ret = ctrl_cmd(&gctrl, id, UBLK_U_CMD_GET_DEV_INFO, info, sizeof(*info), 0);
+	return ret < 0 ? ret : info->state;
+}
+
+/* Wait up to secs for state want; the last state seen, or -errno */
+static int wait_state(__u32 id, int want, double secs)
+{
+	struct ublksrv_ctrl_dev_info info;
+	double t0 = now_s();
+	int st;
+
+	for (;;) {
+		st = dev_state(id, &info);
+		if (st < 0 || st == want || now_s() - t0 > secs)
+			return st;
+		usleep(10000);
+	}
+}
+
+/* One O_DIRECT 4 KiB read or write at off: 0, an errno, or -1 (short); *secs its time */
+static int timed_io(int fd, bool wr, void *buf, off_t off, double *secs)
+{
+	double t0 = now_s();
+	ssize_t n = wr ? pwrite(fd, buf, 4096, off) : pread(fd, buf, 4096, off);
+	int err = n < 0 ? errno : n == 4096 ? 0 : -1;
+
+	*secs = now_s() - t0;
+	return err;
+}
+
+static const char *io_res(int err)
+{
+	return err == 0 ? "success" : err < 0 ? "a short transfer" : strerrorname_np(err);
+}
+
+/* I/O must fail at once with EREMOTEIO (BLK_STS_TARGET, as in 6.13) */
+static void check_fails_fast(int bfd, void *buf, const char *when)
+{
+	char name[200];
+	double secs;
+
+	for (int w = 0; w < 2; w++) {
+		int err = timed_io(bfd, w, buf, 2 << 20, &secs);
+
+		printf("#    fail-io: a %s %s: %s after %.2f ms\n", w ? "write" : "read", when,
+		       io_res(err), secs * 1e3);
+		snprintf(name, sizeof(name), "fail-io: a %s %s fails at once with EREMOTEIO "
+			 "(< 1 s)", w ? "write" : "read", when);
+		report(err == EREMOTEIO && secs < 1.0, name, "%s after %.3f s", io_res(err),
+		       secs);
+	}
+}
+
+static void case_fail_io(void)
+{
+	static struct stalled_read sr;	/* a blocked reader may outlive the case */
+	int info_pipe[2], stall_pipe[2], status, ret, memfd = -1, bfd = -1;
+	struct ublksrv_ctrl_dev_info info;
+	unsigned char *buf = NULL, *m = NULL;
+	bool rt_started = false, have_srv = false;
+	struct kill_info ki;
+	char path[64], why[256] = "";
+	struct dev d;
+	double t0;
+	pthread_t rt;
+	pid_t pid;
+
+	memset(&sr, 0, sizeof(sr));
+	sr.fd = -1;
+	if (pipe2(info_pipe, O_CLOEXEC) || pipe2(stall_pipe, O_CLOEXEC) ||
+	    posix_memalign((void **)&buf, pg, 128 * KiB)) {
+		report(false, "fail-io: set up", "%s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		report(false, "fail-io: fork", "%s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		close(info_pipe[0]);
+		close(stall_pipe[0]);
+		failio_child(info_pipe[1], stall_pipe[1]);
+	}
+	close(info_pipe[1]);
+	close(stall_pipe[1]);
+	memset(&ki, 0, sizeof(ki));
+	ki.ret = -ETIMEDOUT;
+	if (!wait_readable(info_pipe[0], 60000) || read(info_pipe[0], &ki, sizeof(ki)) != sizeof(ki))
+		snprintf(ki.why, sizeof(ki.why), "no word from the child server");
+	if (!report(ki.ret == 0, "fail-io: a child server of a USER_RECOVERY|FAIL_IO device",
+		    "%s", ki.why))
+		goto kill;
+	ret = dev_state(ki.dev_id, &info);
+	report(ret == UBLK_S_DEV_LIVE && (info.flags & RECOVERY_FLAGS) ==
+	       (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO),
+	       "fail-io: GET_DEV_INFO: LIVE, flags USER_RECOVERY|FAIL_IO",
+	       "state %s, flags 0x%llx", rs(ret), (unsigned long long)info.flags);
+
+	snprintf(path, sizeof(path), "/dev/ublkb%u", ki.dev_id);
+	bfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (!report(bfd >= 0, "fail-io: open the device", "%s: %s", path, strerror(errno)))
+		goto kill;
+	fill_pattern(buf, 64 * KiB, 91);
+	ret = pwrite(bfd, buf, 64 * KiB, 1 << 20) == 64 * KiB;
+	if (ret) {
+		memset(buf + 64 * KiB, 0, 64 * KiB);
+		ret = pread(bfd, buf + 64 * KiB, 64 * KiB, 1 << 20) == 64 * KiB &&
+		      !memcmp(buf, buf + 64 * KiB, 64 * KiB);
+	}
+	report(ret, "fail-io: I/O through the child server", "%s", strerror(errno));
+
+	/* a READ that the child holds when it dies */
+	sr.fd = bfd;
+	sr.buf = buf + 64 * KiB;
+	if (pthread_create(&rt, NULL, stalled_read_fn, &sr) == 0)
+		rt_started = true;
+	report(rt_started && wait_readable(stall_pipe[0], 30000),
+	       "fail-io: the child server holds a READ", "no word from the child");
+kill:
+	kill(pid, SIGKILL);
+	ret = waitpid(pid, &status, 0);
+	report(ret == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	       "fail-io: the child server is killed (SIGKILL)", "waitpid %d, status 0x%x", ret,
+	       status);
+	if (rt_started) {
+		for (int i = 0; i < 600 && !atomic_load(&sr.done); i++)
+			usleep(100000);
+		report(atomic_load(&sr.done) && sr.n < 0 && sr.err == EIO,
+		       "fail-io: the READ the dead server held fails with EIO", "%s",
+		       !atomic_load(&sr.done) ? "still blocked after 60 s" :
+		       sr.n < 0 ? strerror(sr.err) : "it succeeded");
+		if (atomic_load(&sr.done))
+			pthread_join(rt, NULL);
+	}
+	if (ki.ret || bfd < 0)
+		goto cleanup;
+
+	ret = wait_state(ki.dev_id, UBLK_S_DEV_FAIL_IO, 10);
+	if (!report(ret == UBLK_S_DEV_FAIL_IO, "fail-io: the device goes to state FAIL_IO (3)",
+		    "state %s after 10 s", rs(ret)))
+		goto cleanup;
+	check_fails_fast(bfd, buf, "in FAIL_IO");
+
+	/* the request queue runs in FAIL_IO: the REG/UNREG_BUF freeze must not wait */
+	m = memfd_map(16 * pg, &memfd, 0);
+	t0 = now_s();
+	ret = m ? reg_buf(&gctrl, ki.dev_id, m, 16 * pg, 0) : -ENOMEM;
+	report(ret >= 0 && now_s() - t0 < 5, "fail-io: REG_BUF in FAIL_IO returns at once",
+	       "%s after %.1f s", rs(ret), now_s() - t0);
+	if (ret >= 0)
+		expect_ret("fail-io: UNREG_BUF in FAIL_IO", unreg_buf(&gctrl, ki.dev_id, ret), 0);
+
+	/* START_USER_RECOVERY, once the old server has let go of /dev/ublkcN */
+	t0 = now_s();
+	while ((ret = ctrl_cmd(&gctrl, ki.dev_id, UBLK_U_CMD_START_USER_RECOVERY, NULL, 0, 0)) ==
+	       -EBUSY && now_s() - t0 < 10)
+		usleep(20000);
+	if (!expect_ret("fail-io: START_USER_RECOVERY in FAIL_IO", ret, 0))
+		goto cleanup;
+	ret = dev_state(ki.dev_id, &info);
+	report(ret == UBLK_S_DEV_FAIL_IO, "fail-io: still FAIL_IO after START_USER_RECOVERY",
+	       "state %s", rs(ret));
+	check_fails_fast(bfd, buf, "between START_ and END_USER_RECOVERY");
+
+	/* the new server: this process */
+	dev_init(&d, &gctrl);
+	d.id = ki.dev_id;
+	d.added = true;		/* dev_destroy() stops and deletes it */
+	have_srv = true;
+	ret = dev_serve(&d, why, sizeof(why));
+	if (!report(ret == 0, "fail-io: a new server opens /dev/ublkcN and fetches", "%s", why))
+		goto cleanup;
+	ret = ctrl_cmd(&gctrl, d.id, UBLK_U_CMD_END_USER_RECOVERY, NULL, 0, getpid());
+	if (!expect_ret("fail-io: END_USER_RECOVERY", ret, 0))
+		goto cleanup;
+	ret = dev_state(d.id, &info);
+	report(ret == UBLK_S_DEV_LIVE && info.ublksrv_pid == getpid(),
+	       "fail-io: LIVE again, served by the new server", "state %s, ublksrv_pid %d",
+	       rs(ret), info.ublksrv_pid);
+	d.bdev_fd = bfd;
+	bfd = -1;
+	xio_run(&d, &(struct xio){ "fail-io: after recovery", true, buf, 64 * KiB, 1 << 20,
+				   false, 0, 0 });
+	xio_run(&d, &(struct xio){ "fail-io: after recovery", false, buf, 64 * KiB, 1 << 20,
+				   false, 0, 0 });
+cleanup:
+	if (bfd >= 0)
+		close(bfd);
+	bfd = -1;
+	if (have_srv) {
+		expect_ret("fail-io: STOP_DEV + DEL_DEV", dev_destroy(&d), 0);
+	} else if (ki.added) {
+		expect_ret("fail-io: STOP_DEV from the parent",
+			   ctrl_cmd(&gctrl, ki.dev_id, UBLK_U_CMD_STOP_DEV, NULL, 0, 0), 0);
+		expect_ret("fail-io: DEL_DEV from the parent",
+			   ctrl_cmd(&gctrl, ki.dev_id, UBLK_U_CMD_DEL_DEV, NULL, 0, 0), 0);
+	}
+out:
+	if (m)
+		munmap(m, 16 * pg);
+	if (memfd >= 0)
+		close(memfd);
+	close(info_pipe[0]);
+	close(stall_pipe[0]);
+	free(buf);
+}
+
 /* ---- REG/UNREG_BUF and requests in flight (the queue freeze) ------------ */
 
 /* an O_DIRECT read or write in a thread of its own */
@@ -2584,6 +2911,8 @@ static const struct {
 	{ "freeze", case_freeze },
 	{ "many-ranges", case_many_ranges },
 	{ "concurrent", case_concurrent },
+	{ "recovery-flags", case_recovery_flags },
+	{ "fail-io", case_fail_io },
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
 
