@@ -71,6 +71,10 @@ int backing_config(struct ublkfw_dev *dev, struct backing *b, const char *key,
 	uint64_t v;
 
 	if (!key) {
+		if (!*value) {
+			ublkfw_err(dev, "invalid backing file name '': give the path of a file or block device");
+			return -EINVAL;
+		}
 		if (b->nr_legs >= b->max_legs) {
 			ublkfw_err(dev, "too many backing files at '%s' (at most %u)", value,
 				   b->max_legs);
