@@ -80,6 +80,23 @@ if id=$(add_dev -t null -s 1G --recovery reissue); then
 	"$CTL" del -n $id >/dev/null
 else fail "null reissue: add"; fi
 
+# ---- recover --all: every device whose server is gone ----------------------
+if a=$(add_dev -t null -s 64M --recovery reissue) && b=$(add_dev -t memory -s 16M --recovery requeue) &&
+   c=$(add_dev -t null -s 64M); then
+	kill9 $a; kill9 $b
+	check "recover --all: both dead servers' devices are QUIESCED" sh -c \
+		"[ \"\$('$CTL' list -n $a --json | jq -r '.[0].state')\" = QUIESCED ] &&
+		 [ \"\$('$CTL' list -n $b --json | jq -r '.[0].state')\" = QUIESCED ]"
+	cpid=$(server_pid $c)
+	check "recover --all" "$CTL" recover --all
+	check "recover --all: both LIVE again, the live one untouched" sh -c \
+		"[ \"\$('$CTL' list -n $a --json | jq -r '.[0].state')\" = LIVE ] &&
+		 [ \"\$('$CTL' list -n $b --json | jq -r '.[0].state')\" = LIVE ] &&
+		 [ \"\$('$CTL' list -n $c --json | jq '.[0].pid')\" = $cpid ]"
+	check "recover --all with nothing to recover says so" sh -c "'$CTL' recover --all | grep -q 'no device to recover'"
+	"$CTL" del --all > /dev/null
+else fail "recover --all: add"; fi
+
 # ---- requeue and reissue, block by block -----------------------------------
 # USER_RECOVERY without REISSUE: a request the server had fetched and not
 # completed when it died fails with EIO; requests after the death wait and are
