@@ -26,17 +26,32 @@ def ask(path):
     print("reply %d" % len(data) if data else "closed")
 
 
+def connect(path, timeout):
+    """A connection, or None after timeout.  A full backlog makes a unix
+    socket's connect fail at once (EAGAIN) rather than wait: retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
+        except OSError:
+            s.close()
+            return None
+
+
 def hold(path, n, seconds, connect_timeout):
     conns = []
     for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(connect_timeout)
-        try:
-            s.connect(path)
-        except OSError:
-            s.close()
-            continue
-        conns.append(s)
+        s = connect(path, connect_timeout)
+        if s:
+            conns.append(s)
     print("connected %d" % len(conns), flush=True)
     time.sleep(seconds)
     for s in conns:
