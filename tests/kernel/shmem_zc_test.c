@@ -1678,9 +1678,37 @@ struct kill_info {
 #define STALL_SECTOR	((8ull << 20) >> 9)
 
 /* In the child: a server that registers buffers and serves until killed. */
-static void __attribute__((noreturn)) kill_child(int memfd, size_t mlen, int info_fd,
+/* What a child server of kill_child() or failio_child() is given. */
+struct child_args {
+	int memfd;
+	size_t mlen;
+};
+
+/* A child server's device: created with flags, started, holding the READ of
+ * STALL_SECTOR (its word on stall_fd).  ki->ret, with ki->why. */
+static int child_dev_up(struct dev *d, struct ctrl *c, __u64 flags, int stall_fd,
+			struct kill_info *ki)
+{
+	ki->ret = dev_create(d, c, flags, ki->why, sizeof(ki->why));
+	ki->added = d->added;
+	ki->dev_id = d->id;
+	if (ki->ret)
+		return ki->ret;
+	d->hold_sector = STALL_SECTOR;
+	d->hold_fd = stall_fd;
+	ki->ret = dev_start(d, ki->why, sizeof(ki->why));
+	if (!ki->ret) {
+		close(d->bdev_fd);
+		d->bdev_fd = -1;
+	}
+	return ki->ret;
+}
+
+static void __attribute__((noreturn)) kill_child(const struct child_args *a, int info_fd,
 						 int stall_fd)
 {
+	int memfd = a->memfd;
+	size_t mlen = a->mlen;
 	struct kill_info ki = { 0 };
 	unsigned char *m, *h;
 	struct ctrl c;
@@ -1699,18 +1727,8 @@ static void __attribute__((noreturn)) kill_child(int memfd, size_t mlen, int inf
 		snprintf(ki.why, sizeof(ki.why), "child mappings");
 		goto report;
 	}
-	ki.ret = dev_create(&d, &c, UBLK_F_SHMEM_ZC, ki.why, sizeof(ki.why));
-	ki.added = d.added;
-	ki.dev_id = d.id;
-	if (ki.ret)
+	if (child_dev_up(&d, &c, UBLK_F_SHMEM_ZC, stall_fd, &ki))
 		goto report;
-	d.hold_sector = STALL_SECTOR;
-	d.hold_fd = stall_fd;
-	ki.ret = dev_start(&d, ki.why, sizeof(ki.why));
-	if (ki.ret)
-		goto report;
-	close(d.bdev_fd);
-	d.bdev_fd = -1;
 	ki.im = reg_buf(&c, d.id, m, mlen, 0);
 	ki.ih = reg_buf(&c, d.id, h, HTLB_SZ, 0);
 	if (ki.im < 0 || ki.ih < 0) {
@@ -1752,10 +1770,90 @@ static bool wait_readable(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1;
 }
 
+/* 64 KiB of pattern seed at 1 MiB through bfd, read back into buf + 64K. */
+static bool write_read_back(int bfd, unsigned char *buf, int seed)
+{
+	fill_pattern(buf, 64 * KiB, seed);
+	if (pwrite(bfd, buf, 64 * KiB, 1 << 20) != 64 * KiB)
+		return false;
+	memset(buf + 64 * KiB, 0, 64 * KiB);
+	return pread(bfd, buf + 64 * KiB, 64 * KiB, 1 << 20) == 64 * KiB &&
+	       !memcmp(buf, buf + 64 * KiB, 64 * KiB);
+}
+
+/* A READ of STALL_SECTOR into buf that the child server holds (its word
+ * on stall_fd); true once it does. */
+static bool hold_read(struct stalled_read *sr, pthread_t *rt, int bfd, void *buf, int stall_fd,
+		      const char *name)
+{
+	bool started;
+
+	sr->fd = bfd;
+	sr->buf = buf;
+	started = pthread_create(rt, NULL, stalled_read_fn, sr) == 0;
+	report(started && wait_readable(stall_fd, 30000), name, "no word from the child");
+	return started;
+}
+
+/* SIGKILL the child server; the READ it held must fail with EIO.  Returns
+ * false if the reader is still blocked (then it is left: the device cannot
+ * be deleted under it). */
+static bool kill_child_server(pid_t pid, struct stalled_read *sr, pthread_t rt, bool rt_started,
+			      const char *killed, const char *read_fails)
+{
+	int status, ret = kill(pid, SIGKILL) ? -1 : waitpid(pid, &status, 0);
+
+	report(ret == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, killed,
+	       "waitpid %d, status 0x%x", ret, ret == pid ? status : 0);
+	if (!rt_started)
+		return true;
+	for (int i = 0; i < 600 && !atomic_load(&sr->done); i++)
+		usleep(100000);
+	report(atomic_load(&sr->done) && sr->n < 0 && sr->err == EIO, read_fails, "%s",
+	       !atomic_load(&sr->done) ? "still blocked after 60 s" :
+	       sr->n < 0 ? strerror(sr->err) : "it succeeded");
+	if (!atomic_load(&sr->done))
+		return false;
+	pthread_join(rt, NULL);
+	return true;
+}
+
+/*
+ * Fork a child server (fn, which never returns) and wait up to 60 s for its
+ * struct kill_info on info_pipe.  The pid, or -1 after a report if the fork
+ * failed; ki->ret says whether the child's set-up worked.
+ */
+static pid_t start_child_server(const char *name,
+				void (*fn)(const struct child_args *, int, int),
+				const struct child_args *a, int info_pipe[2], int stall_pipe[2],
+				struct kill_info *ki)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		report(false, name, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(info_pipe[0]);
+		close(stall_pipe[0]);
+		fn(a, info_pipe[1], stall_pipe[1]);
+	}
+	close(info_pipe[1]);
+	close(stall_pipe[1]);
+	memset(ki, 0, sizeof(*ki));
+	ki->ret = -ETIMEDOUT;
+	if (!wait_readable(info_pipe[0], 60000) || read(info_pipe[0], ki, sizeof(*ki)) != sizeof(*ki))
+		snprintf(ki->why, sizeof(ki->why), "no word from the child server");
+	return pid;
+}
+
 static void case_pins_kill(void)
 {
 	size_t mlen = 64 * pg;
-	int memfd, info_pipe[2], stall_pipe[2], status, ret;
+	int memfd, info_pipe[2], stall_pipe[2];
 	unsigned char *m = memfd_map(mlen, &memfd, 0);
 	struct stalled_read sr = { .fd = -1 };
 	long pins0 = pins_base();
@@ -1770,23 +1868,10 @@ static void case_pins_kill(void)
 		report(false, "pins-kill: set up", "%s", strerror(errno));
 		return;
 	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		report(false, "pins-kill: fork", "%s", strerror(errno));
+	pid = start_child_server("pins-kill: fork", kill_child, &(struct child_args){ memfd, mlen },
+				 info_pipe, stall_pipe, &ki);
+	if (pid < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		close(info_pipe[0]);
-		close(stall_pipe[0]);
-		kill_child(memfd, mlen, info_pipe[1], stall_pipe[1]);
-	}
-	close(info_pipe[1]);
-	close(stall_pipe[1]);
-	memset(&ki, 0, sizeof(ki));
-	ki.ret = -ETIMEDOUT;
-	if (!wait_readable(info_pipe[0], 60000) || read(info_pipe[0], &ki, sizeof(ki)) != sizeof(ki))
-		snprintf(ki.why, sizeof(ki.why), "no word from the child server");
 	if (!report(ki.ret == 0, "pins-kill: a child server with a memfd and a hugetlbfs buffer",
 		    "%s", ki.why))
 		goto kill;
@@ -1797,42 +1882,14 @@ static void case_pins_kill(void)
 	if (!report(bfd >= 0, "pins-kill: open the device", "%s: %s", path, strerror(errno)))
 		goto kill;
 	/* a hit through the child server, checked by reading it back */
-	fill_pattern(m, 64 * KiB, 77);
-	ret = pwrite(bfd, m, 64 * KiB, 1 << 20) == 64 * KiB;
-	if (ret) {
-		memset(m + 64 * KiB, 0, 64 * KiB);
-		ret = pread(bfd, m + 64 * KiB, 64 * KiB, 1 << 20) == 64 * KiB &&
-		      !memcmp(m, m + 64 * KiB, 64 * KiB);
-	}
-	report(ret, "pins-kill: I/O from the shared memfd through the child server", "%s",
-	       strerror(errno));
-
+	report(write_read_back(bfd, m, 77),
+	       "pins-kill: I/O from the shared memfd through the child server", "%s", strerror(errno));
 	/* a READ that the child holds (a hit into the memfd) when it dies */
-	sr.fd = bfd;
-	sr.buf = m + 128 * KiB;
-	if (pthread_create(&rt, NULL, stalled_read_fn, &sr) == 0)
-		rt_started = true;
-	report(rt_started && wait_readable(stall_pipe[0], 30000),
-	       "pins-kill: the child server holds a READ", "no word from the child");
+	rt_started = hold_read(&sr, &rt, bfd, m + 128 * KiB, stall_pipe[0],
+			       "pins-kill: the child server holds a READ");
 kill:
-	kill(pid, SIGKILL);
-	ret = waitpid(pid, &status, 0);
-	report(ret == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-	       "pins-kill: the child server is killed (SIGKILL)", "waitpid %d, status 0x%x", ret,
-	       status);
-	if (rt_started) {
-		for (int i = 0; i < 600 && !atomic_load(&sr.done); i++)
-			usleep(100000);
-		if (report(atomic_load(&sr.done) && sr.n < 0 && sr.err == EIO,
-			   "pins-kill: the held READ fails with EIO",
-			   "%s", !atomic_load(&sr.done) ? "still blocked after 60 s" :
-			   sr.n < 0 ? strerror(sr.err) : "it succeeded"))
-			pthread_join(rt, NULL);
-		else if (atomic_load(&sr.done))
-			pthread_join(rt, NULL);
-		else
-			rt_started = false;	/* leave it: the device can't be deleted now */
-	}
+	kill_child_server(pid, &sr, rt, rt_started, "pins-kill: the child server is killed (SIGKILL)",
+			  "pins-kill: the held READ fails with EIO");
 	if (ki.ret == 0) {
 		if (bfd >= 0)
 			close(bfd);
@@ -1919,30 +1976,22 @@ static void case_recovery_flags(void)
 }
 
 /* In the child: the server of a USER_RECOVERY|FAIL_IO device, until SIGKILL. */
-static void __attribute__((noreturn)) failio_child(int info_fd, int stall_fd)
+static void __attribute__((noreturn)) failio_child(const struct child_args *a, int info_fd,
+						   int stall_fd)
 {
 	struct kill_info ki = { .im = -1, .ih = -1 };
 	struct ctrl c;
 	struct dev d;
+
+	(void)a;	/* it makes its own device, no shared memory */
 
 	ki.ret = ctrl_open(&c);
 	if (ki.ret) {
 		snprintf(ki.why, sizeof(ki.why), "control: %s", rs(ki.ret));
 		goto report;
 	}
-	ki.ret = dev_create(&d, &c, UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO |
-			    UBLK_F_SHMEM_ZC, ki.why, sizeof(ki.why));
-	ki.added = d.added;
-	ki.dev_id = d.id;
-	if (ki.ret)
-		goto report;
-	d.hold_sector = STALL_SECTOR;
-	d.hold_fd = stall_fd;
-	ki.ret = dev_start(&d, ki.why, sizeof(ki.why));
-	if (!ki.ret) {
-		close(d.bdev_fd);
-		d.bdev_fd = -1;
-	}
+	child_dev_up(&d, &c, UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO | UBLK_F_SHMEM_ZC,
+		     stall_fd, &ki);
 report:
 	if (write(info_fd, &ki, sizeof(ki)) != sizeof(ki))
 		_exit(1);
@@ -2012,7 +2061,7 @@ static void check_fails_fast(int bfd, void *buf, const char *when)
 static void case_fail_io(void)
 {
 	static struct stalled_read sr;	/* a blocked reader may outlive the case */
-	int info_pipe[2], stall_pipe[2], status, ret, memfd = -1, bfd = -1;
+	int info_pipe[2], stall_pipe[2], ret, memfd = -1, bfd = -1;
 	struct ublksrv_ctrl_dev_info info;
 	unsigned char *buf = NULL, *m = NULL;
 	bool rt_started = false, have_srv = false;
@@ -2030,23 +2079,10 @@ static void case_fail_io(void)
 		report(false, "fail-io: set up", "%s", strerror(errno));
 		return;
 	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		report(false, "fail-io: fork", "%s", strerror(errno));
+	pid = start_child_server("fail-io: fork", failio_child, &(struct child_args){ -1, 0 },
+				 info_pipe, stall_pipe, &ki);
+	if (pid < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		close(info_pipe[0]);
-		close(stall_pipe[0]);
-		failio_child(info_pipe[1], stall_pipe[1]);
-	}
-	close(info_pipe[1]);
-	close(stall_pipe[1]);
-	memset(&ki, 0, sizeof(ki));
-	ki.ret = -ETIMEDOUT;
-	if (!wait_readable(info_pipe[0], 60000) || read(info_pipe[0], &ki, sizeof(ki)) != sizeof(ki))
-		snprintf(ki.why, sizeof(ki.why), "no word from the child server");
 	if (!report(ki.ret == 0, "fail-io: a child server of a USER_RECOVERY|FAIL_IO device",
 		    "%s", ki.why))
 		goto kill;
@@ -2060,38 +2096,14 @@ static void case_fail_io(void)
 	bfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (!report(bfd >= 0, "fail-io: open the device", "%s: %s", path, strerror(errno)))
 		goto kill;
-	fill_pattern(buf, 64 * KiB, 91);
-	ret = pwrite(bfd, buf, 64 * KiB, 1 << 20) == 64 * KiB;
-	if (ret) {
-		memset(buf + 64 * KiB, 0, 64 * KiB);
-		ret = pread(bfd, buf + 64 * KiB, 64 * KiB, 1 << 20) == 64 * KiB &&
-		      !memcmp(buf, buf + 64 * KiB, 64 * KiB);
-	}
-	report(ret, "fail-io: I/O through the child server", "%s", strerror(errno));
-
+	report(write_read_back(bfd, buf, 91), "fail-io: I/O through the child server", "%s",
+	       strerror(errno));
 	/* a READ that the child holds when it dies */
-	sr.fd = bfd;
-	sr.buf = buf + 64 * KiB;
-	if (pthread_create(&rt, NULL, stalled_read_fn, &sr) == 0)
-		rt_started = true;
-	report(rt_started && wait_readable(stall_pipe[0], 30000),
-	       "fail-io: the child server holds a READ", "no word from the child");
+	rt_started = hold_read(&sr, &rt, bfd, buf + 64 * KiB, stall_pipe[0],
+			       "fail-io: the child server holds a READ");
 kill:
-	kill(pid, SIGKILL);
-	ret = waitpid(pid, &status, 0);
-	report(ret == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-	       "fail-io: the child server is killed (SIGKILL)", "waitpid %d, status 0x%x", ret,
-	       status);
-	if (rt_started) {
-		for (int i = 0; i < 600 && !atomic_load(&sr.done); i++)
-			usleep(100000);
-		report(atomic_load(&sr.done) && sr.n < 0 && sr.err == EIO,
-		       "fail-io: the READ the dead server held fails with EIO", "%s",
-		       !atomic_load(&sr.done) ? "still blocked after 60 s" :
-		       sr.n < 0 ? strerror(sr.err) : "it succeeded");
-		if (atomic_load(&sr.done))
-			pthread_join(rt, NULL);
-	}
+	kill_child_server(pid, &sr, rt, rt_started, "fail-io: the child server is killed (SIGKILL)",
+			  "fail-io: the READ the dead server held fails with EIO");
 	if (ki.ret || bfd < 0)
 		goto cleanup;
 
