@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ublkfw.h"
@@ -42,6 +43,27 @@ static int memory_open(struct ublkfw_dev *dev)
 	return 0;
 }
 
+/*
+ * The file is sparse, and a write into the mapping that the filesystem has
+ * no room for is a SIGBUS that kills the server: refuse a device larger than
+ * what the run directory's filesystem has free now (a tmpfs: /run is often
+ * a tenth of RAM).  Others may still fill it later; say so in the log.
+ */
+static int check_room(struct ublkfw_dev *dev, int fd, const char *path)
+{
+	uint64_t size = ublkfw_dev_size(dev), room;
+	struct statvfs sv;
+
+	if (fstatvfs(fd, &sv))
+		return 0;	/* cannot tell: try */
+	room = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (size <= room)
+		return 0;
+	ublkfw_err(dev, "%s has room for %llu MiB, the RAM disk needs %llu MiB: give a smaller -s, or a roomier UBLKFW_RUN_DIR (a tmpfs)",
+		   path, (unsigned long long)(room >> 20), (unsigned long long)(size >> 20));
+	return -ENOSPC;
+}
+
 /* A new device: a new file of its size (holes: no memory yet). */
 static int create_data(struct ublkfw_dev *dev, const char *path)
 {
@@ -53,6 +75,11 @@ static int create_data(struct ublkfw_dev *dev, const char *path)
 		ublkfw_err(dev, "cannot create %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if (check_room(dev, fd, path)) {
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	return fd;

@@ -224,6 +224,13 @@ expect_error "loop: bad --io" "invalid --io 'fast': use auto, uring or sync" \
 expect_error "loop: read-only file opened read-write" "cannot be opened read-write.*use --read-only" \
 	"$CTL" add -t loop $W/ro.img
 expect_error "memory: no size" "give the RAM disk's size" "$CTL" add -t memory
+# its data lives in the run directory's tmpfs: not more than that has free
+mkdir -p $W/smallrun && mount -t tmpfs -o size=8M none $W/smallrun
+expect_error "memory: larger than the run directory has room for" \
+	"$W/smallrun/[0-9]*.mem has room for 8 MiB, the RAM disk needs 64 MiB: give a smaller -s" \
+	env UBLKFW_RUN_DIR=$W/smallrun "$CTL" add -t memory -s 64M
+check "memory: and it left nothing in that run directory" sh -c "[ -z \"\$(ls $W/smallrun)\" ]"
+umount $W/smallrun
 check "bad inputs left no device behind" sh -c "[ \$('$CTL' list --json | jq length) = $before ]"
 if id=$(add_dev -t loop --read-only $W/ro.img); then
 	check "loop --read-only: the device is read-only" sh -c "[ \$(blockdev --getro /dev/ublkb$id) = 1 ]"
