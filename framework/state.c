@@ -45,12 +45,17 @@ void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
 	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
 }
 
+static size_t utf8_seq(const unsigned char *s);
+
 void ublkfw_json_str(FILE *f, const char *s)
 {
+	size_t n;
+
 	fputc('"', f);
-	for (; s && *s; s++) {
+	for (; s && *s; s += n) {
 		unsigned char ch = *s;
 
+		n = 1;
 		if (ch == '"' || ch == '\\')
 			fprintf(f, "\\%c", ch);
 		else if (ch == '\n')
@@ -59,8 +64,14 @@ void ublkfw_json_str(FILE *f, const char *s)
 			fputs("\\t", f);
 		else if (ch < 0x20)
 			fprintf(f, "\\u%04x", ch);
-		else
+		else if (ch < 0x80)
 			fputc(ch, f);
+		else if ((n = utf8_seq((const unsigned char *)s)))
+			fwrite(s, 1, n, f);
+		else {
+			fputs("\\ufffd", f);	/* not UTF-8: JSON cannot carry it */
+			n = 1;
+		}
 	}
 	fputc('"', f);
 }
@@ -121,9 +132,62 @@ static bool self_exe(char *buf, size_t len)
 	return true;
 }
 
+/* Bytes of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * form, no surrogate, at most U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+		   s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))) ||
+	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))))
+		return 0;
+	return n;
+}
+
+bool ublkfw_utf8_valid(const char *s)
+{
+	for (size_t n; *s; s += n)
+		if (!(n = utf8_seq((const unsigned char *)s)))
+			return false;
+	return true;
+}
+
+/* s as a JSON string, which must be UTF-8: each byte of s that is not part
+ * of a well-formed sequence becomes U+FFFD. */
+static struct json_object *jstr(const char *s)
+{
+	struct json_object *o;
+	char *buf;
+	size_t k = 0;
+
+	if (ublkfw_utf8_valid(s))
+		return json_object_new_string(s);
+	buf = malloc(strlen(s) * 3 + 1);
+	if (!buf)
+		return NULL;
+	for (size_t n; *s; s += n ? n : 1) {
+		n = utf8_seq((const unsigned char *)s);
+		if (n) {
+			memcpy(buf + k, s, n);
+			k += n;
+		} else {
+			memcpy(buf + k, "\xef\xbf\xbd", 3);
+			k += 3;
+		}
+	}
+	buf[k] = '\0';
+	o = json_object_new_string(buf);
+	free(buf);
+	return o;
+}
+
 static struct json_object *str_or_null(const char *s)
 {
-	return s ? json_object_new_string(s) : NULL;
+	return s ? jstr(s) : NULL;
 }
 
 /*
@@ -135,7 +199,14 @@ static struct json_object *restart_json(const struct ublkfw_dev *dev, const char
 {
 	struct json_object *a;
 
-	if (!exe[0] || !(a = json_object_new_array()))
+	if (!exe[0] || !ublkfw_utf8_valid(exe))
+		return NULL;
+	/* JSON cannot carry other bytes: no restart rather than a wrong one */
+	for (int i = 1; i < dev->conf.argc; i++)
+		if (!ublkfw_utf8_valid(dev->conf.argv[i]))
+			return NULL;
+	a = json_object_new_array();
+	if (!a)
 		return NULL;
 	json_object_array_add(a, json_object_new_string(exe));
 	if (dev->conf.usage_cmd) {
@@ -179,14 +250,14 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	json_object_object_add(o, "depth", json_object_new_int64(dev->conf.depth));
 	json_object_object_add(o, "size", json_object_new_uint64(dev->conf.size));
 	/* The options after the program name; the target is recorded apart. */
-	json_object_object_add(o, "args", json_object_new_string(args));
+	json_object_object_add(o, "args", jstr(args));
 	free(args);
 	for (int i = 1; i <= nargs; i++)
-		json_object_array_add(argv, json_object_new_string(dev->conf.argv[i]));
+		json_object_array_add(argv, jstr(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
 	if (!self_exe(exe, sizeof(exe)))
 		exe[0] = '\0';
-	json_object_object_add(o, "executable", exe[0] ? json_object_new_string(exe) : NULL);
+	json_object_object_add(o, "executable", exe[0] ? jstr(exe) : NULL);
 	json_object_object_add(o, "restart", restart_json(dev, exe));
 	json_object_object_add(o, "cwd", str_or_null(dev->conf.cwd));
 	for (unsigned int i = 0; i < dev->stack.nr; i++)

@@ -60,6 +60,8 @@ void ublkfw_state_remove(int id);
  * last one per id; ublkfw_state_remove() leaves it) and put that path in
  * buf.  0, or -errno (-ENOENT: it had no log). */
 int ublkfw_state_keep_log(int id, char *buf, size_t len);
+/* s is well-formed UTF-8 (what a JSON string can hold as it is). */
+bool ublkfw_utf8_valid(const char *s);
 /* JSON string literal of s (with quotes) on f, for the small JSON written
  * with fprintf (the stats reply, ublk-fw-ctl list). */
 void ublkfw_json_str(FILE *f, const char *s);

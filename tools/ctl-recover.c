@@ -142,7 +142,13 @@ static int recover_one(struct ublkfw_ctrl *c, int id)
 		ublkfw_state_free(&st);
 		return 1;
 	}
-	if (!st.restart || !st.restart[0] || st.restart[0][0] != '/' || access(st.restart[0], X_OK)) {
+	if (!st.restart) {
+		fprintf(stderr, PROG ": recover: device %d's state file has no restart command (its program is unknown, or its command line is not UTF-8): start its server by hand with --recover -n %d\n",
+			id, id);
+		ublkfw_state_free(&st);
+		return 1;
+	}
+	if (!st.restart[0] || st.restart[0][0] != '/' || access(st.restart[0], X_OK)) {
 		fprintf(stderr, PROG ": recover: device %d's state file names no program that can run (%s): start its server by hand with --recover -n %d\n",
 			id, st.restart && st.restart[0] ? st.restart[0] : "none recorded", id);
 		ublkfw_state_free(&st);

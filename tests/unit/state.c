@@ -594,3 +594,54 @@ Test(state, concurrent_writers, .init = setup, .fini = teardown)
 	cr_expect_eq(ublkfw_state_read(11, &st), 0);
 	ublkfw_state_free(&st);
 }
+
+Test(state, utf8_validity)
+{
+	cr_expect(ublkfw_utf8_valid(""));
+	cr_expect(ublkfw_utf8_valid("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x92\xbe \x7f"));
+	cr_expect_not(ublkfw_utf8_valid("\xff"));
+	cr_expect_not(ublkfw_utf8_valid("a\xc0\x80"), "overlong NUL");
+	cr_expect_not(ublkfw_utf8_valid("\xe0\x80\xaf"), "overlong /");
+	cr_expect_not(ublkfw_utf8_valid("\xed\xa0\x80"), "a surrogate");
+	cr_expect_not(ublkfw_utf8_valid("\xf4\x90\x80\x80"), "above U+10FFFF");
+	cr_expect_not(ublkfw_utf8_valid("\xe6\x97"), "cut short");
+	cr_expect_not(ublkfw_utf8_valid("\x80"), "a lone continuation byte");
+}
+
+/* Bytes that are not UTF-8 in the command line: the file is still UTF-8
+ * JSON (each such byte shown as U+FFFD), and there is no restart command
+ * rather than one that would open another path. */
+Test(state, non_utf8_arguments, .init = setup, .fini = teardown)
+{
+	static char *bad[] = { "ublk-fw-ctl", "-s", "1G", "/srv/caf\xe9.img", "\xff\xfe", NULL };
+	struct ublkfw_state st;
+	struct ublkfw_dev dev;
+	char path[256], *text;
+
+	fake_dev(&dev, 11);
+	dev.conf.argc = 5;
+	dev.conf.argv = bad;
+	cr_assert_eq(ublkfw_state_write(&dev), 0);
+	state_path(11, path, sizeof(path));
+	text = slurp(path, NULL);
+	cr_expect(ublkfw_utf8_valid(text), "the file is UTF-8: %s", text);
+	cr_assert_eq(ublkfw_state_read(11, &st), 0);
+	cr_expect_str_eq(st.argv[2], "/srv/caf\xef\xbf\xbd.img");
+	cr_expect_str_eq(st.argv[3], "\xef\xbf\xbd\xef\xbf\xbd");
+	cr_expect_null(st.restart, "no restart command that names another file");
+	cr_expect_str_eq(st.argv[0], "-s");
+	ublkfw_state_free(&st);
+	free(text);
+}
+
+Test(state, json_str_replaces_what_is_not_utf8)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ublkfw_json_str(f, "a\xff" "b\xc3\xa9\"\n");
+	fclose(f);
+	cr_expect_str_eq(out, "\"a\\ufffdb\xc3\xa9\\\"\\n\"");
+	free(out);
+}
