@@ -420,6 +420,10 @@ static int go_live(struct ublkfw_dev *dev)
 			   dev->id);
 		return -EINTR;
 	}
+	if (dev->exit_status) {		/* queue_exit_cb() ran just now */
+		ublkfw_err(dev, "a queue ended while starting: device %d deleted", dev->id);
+		return -EIO;
+	}
 	ublkfw_daemon_notify(dev, "ready");
 	ublkfw_daemon_detach(dev);
 	if (dev->conf.foreground) {
