@@ -234,8 +234,10 @@ static void ctl_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* Root or the server's own user; anyone else is closed at once. */
 static bool peer_allowed(struct ublkfw_dev *dev, int conn)
 {
+	static time_t last_said;	/* main thread only */
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	time_t now = time(NULL);
 
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
 		ublkfw_err(dev, "socket: cannot tell who connected (%s): refused", strerror(errno));
@@ -243,8 +245,11 @@ static bool peer_allowed(struct ublkfw_dev *dev, int conn)
 	}
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
-	ublkfw_err(dev, "socket: refused a connection of uid %u (pid %d): only root and uid %u may talk to this server",
-		   (unsigned int)cred.uid, (int)cred.pid, (unsigned int)geteuid());
+	/* said at most once a second: a flood must not fill the log */
+	if (now != last_said)
+		ublkfw_err(dev, "socket: refused a connection of uid %u (pid %d): only root and uid %u may talk to this server",
+			   (unsigned int)cred.uid, (int)cred.pid, (unsigned int)geteuid());
+	last_said = now;
 	return false;
 }
 
