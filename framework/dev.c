@@ -242,6 +242,21 @@ static int open_cdev(struct ublkfw_dev *dev)
 	return 0;
 }
 
+/* What the kernel granted at ADD_DEV, said where the user sees it when it
+ * is less than what was asked. */
+static void take_geometry(struct ublkfw_dev *dev, const struct ublksrv_ctrl_dev_info *info)
+{
+	if (info->nr_hw_queues != dev->conf.nr_queues)
+		ublkfw_notice(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
+			      dev->id, dev->conf.nr_queues, info->nr_hw_queues);
+	if (info->queue_depth != dev->conf.depth)
+		ublkfw_notice(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
+			      dev->conf.depth, info->queue_depth);
+	dev->conf.nr_queues = info->nr_hw_queues;
+	dev->conf.depth = info->queue_depth;
+	dev->conf.max_io = info->max_io_buf_bytes;
+}
+
 static int add_device(struct ublkfw_dev *dev)
 {
 	struct ublksrv_ctrl_dev_info *info = &dev->info;
@@ -294,15 +309,7 @@ static int add_device(struct ublkfw_dev *dev)
 			   ublkfw_flags_str(dev->conf.flags_req & ~info->flags, buf, sizeof(buf)));
 		return -EOPNOTSUPP;
 	}
-	if (info->nr_hw_queues != dev->conf.nr_queues)
-		ublkfw_notice(dev, "device %d: %u queues asked for, the kernel gives %u (one per CPU at most)",
-			    dev->id, dev->conf.nr_queues, info->nr_hw_queues);
-	if (info->queue_depth != dev->conf.depth)
-		ublkfw_notice(dev, "device %d: queue depth %u asked for, the kernel gives %u", dev->id,
-			    dev->conf.depth, info->queue_depth);
-	dev->conf.nr_queues = info->nr_hw_queues;
-	dev->conf.depth = info->queue_depth;
-	dev->conf.max_io = info->max_io_buf_bytes;
+	take_geometry(dev, info);
 
 	ublkfw_dev_fill_params(dev, &p);
 	ret = ublkfw_ctrl_set_params(&dev->ctrl, dev->id, &p);
