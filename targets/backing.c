@@ -238,9 +238,37 @@ static int check_distinct(struct ublkfw_dev *dev, const struct backing *b, unsig
 	return 0;
 }
 
+/*
+ * The device's size from the smallest leg (its bytes in whole blocks,
+ * or whole chunks times the legs): -s if given and it fits, else all of it.
+ * 0, or -EINVAL after a message.
+ */
+static int set_size(struct ublkfw_dev *dev, const struct backing *b, uint64_t smallest,
+		    uint32_t lbs)
+{
+	uint64_t unit = b->chunk ? b->chunk : lbs, size = ublkfw_dev_size(dev);
+	uint64_t usable = smallest / unit * unit * (b->chunk ? b->nr_legs : 1);
+
+	if (!usable) {
+		ublkfw_err(dev, "%s%s smaller than one %s of %llu bytes", b->legs[0].path,
+			   b->nr_legs > 1 ? " or another leg is" : " is", b->chunk ? "chunk" : "block",
+			   (unsigned long long)unit);
+		return -EINVAL;
+	}
+	if (!size) {
+		ublkfw_dev_set_size(dev, usable);
+	} else if (size > usable) {
+		ublkfw_err(dev, "size %llu is larger than the backing (%llu usable bytes in %s%s)",
+			   (unsigned long long)size, (unsigned long long)usable, b->legs[0].path,
+			   b->nr_legs > 1 ? " and the other legs" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int backing_open(struct ublkfw_dev *dev, struct backing *b)
 {
-	uint64_t usable = UINT64_MAX, size;
+	uint64_t usable = UINT64_MAX;
 	uint32_t need = 512, lbs, span;
 	unsigned int i;
 	int ret;
@@ -275,25 +303,8 @@ int backing_open(struct ublkfw_dev *dev, struct backing *b)
 			   (unsigned long long)b->chunk, lbs);
 		goto fail;
 	}
-	if (b->chunk)
-		usable = usable / b->chunk * b->chunk * b->nr_legs;
-	else
-		usable = usable / lbs * lbs;
-	if (!usable) {
-		ublkfw_err(dev, "%s%s smaller than one %s of %llu bytes", b->legs[0].path,
-			   b->nr_legs > 1 ? " or another leg is" : " is", b->chunk ? "chunk" : "block",
-			   (unsigned long long)(b->chunk ? b->chunk : lbs));
+	if (set_size(dev, b, usable, lbs))
 		goto fail;
-	}
-	size = ublkfw_dev_size(dev);
-	if (!size) {
-		ublkfw_dev_set_size(dev, usable);
-	} else if (size > usable) {
-		ublkfw_err(dev, "size %llu is larger than the backing (%llu usable bytes in %s%s)",
-			   (unsigned long long)size, (unsigned long long)usable, b->legs[0].path,
-			   b->nr_legs > 1 ? " and the other legs" : "");
-		goto fail;
-	}
 	ublkfw_dev_set_block_size(dev, lbs, lbs > 4096 ? lbs : 4096);
 	ublkfw_dev_set_attrs(dev, UBLKFW_ATTR_VOLATILE_CACHE | UBLKFW_ATTR_FUA |
 			     (b->read_only ? UBLKFW_ATTR_READ_ONLY : 0));
