@@ -27,7 +27,7 @@ BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) $(JSON_CFL
 DEPFLAGS = -MMD -MP
 
 LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
-	framework/options.c framework/state.c framework/util.c framework/shmem_pool.c \
+	framework/options.c framework/state.c framework/rundir.c framework/jsonstr.c framework/util.c framework/shmem_pool.c \
 	framework/shmem_table.c framework/sockets.c framework/devstats.c framework/client.c \
 	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c \
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \

@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -24,57 +23,6 @@
 #include <unistd.h>
 
 #include "state.h"
-
-const char *ublkfw_run_dir(void)
-{
-	const char *d = getenv("UBLKFW_RUN_DIR");
-
-	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
-}
-
-int ublkfw_run_dir_make(void)
-{
-	/* 0755 whatever the umask (a daemon's is 077), if we make it */
-	if (!mkdir(ublkfw_run_dir(), 0755))
-		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
-	return errno == EEXIST ? 0 : -errno;
-}
-
-void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
-}
-
-static size_t utf8_seq(const unsigned char *s);
-
-void ublkfw_json_str(FILE *f, const char *s)
-{
-	size_t n;
-
-	fputc('"', f);
-	for (; s && *s; s += n) {
-		unsigned char ch = *s;
-
-		n = 1;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else if (ch < 0x80)
-			fputc(ch, f);
-		else if ((n = utf8_seq((const unsigned char *)s)))
-			fwrite(s, 1, n, f);
-		else {
-			fputs("\\ufffd", f);	/* not UTF-8: JSON cannot carry it */
-			n = 1;
-		}
-	}
-	fputc('"', f);
-}
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -132,62 +80,9 @@ static bool self_exe(char *buf, size_t len)
 	return true;
 }
 
-/* Bytes of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * form, no surrogate, at most U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
-		   s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))) ||
-	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))))
-		return 0;
-	return n;
-}
-
-bool ublkfw_utf8_valid(const char *s)
-{
-	for (size_t n; *s; s += n)
-		if (!(n = utf8_seq((const unsigned char *)s)))
-			return false;
-	return true;
-}
-
-/* s as a JSON string, which must be UTF-8: each byte of s that is not part
- * of a well-formed sequence becomes U+FFFD. */
-static struct json_object *jstr(const char *s)
-{
-	struct json_object *o;
-	char *buf;
-	size_t k = 0;
-
-	if (ublkfw_utf8_valid(s))
-		return json_object_new_string(s);
-	buf = malloc(strlen(s) * 3 + 1);
-	if (!buf)
-		return NULL;
-	for (size_t n; *s; s += n ? n : 1) {
-		n = utf8_seq((const unsigned char *)s);
-		if (n) {
-			memcpy(buf + k, s, n);
-			k += n;
-		} else {
-			memcpy(buf + k, "\xef\xbf\xbd", 3);
-			k += 3;
-		}
-	}
-	buf[k] = '\0';
-	o = json_object_new_string(buf);
-	free(buf);
-	return o;
-}
-
 static struct json_object *str_or_null(const char *s)
 {
-	return s ? jstr(s) : NULL;
+	return s ? ublkfw_json_string(s) : NULL;
 }
 
 /*
@@ -250,14 +145,14 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	json_object_object_add(o, "depth", json_object_new_int64(dev->conf.depth));
 	json_object_object_add(o, "size", json_object_new_uint64(dev->conf.size));
 	/* The options after the program name; the target is recorded apart. */
-	json_object_object_add(o, "args", jstr(args));
+	json_object_object_add(o, "args", ublkfw_json_string(args));
 	free(args);
 	for (int i = 1; i <= nargs; i++)
-		json_object_array_add(argv, jstr(dev->conf.argv[i]));
+		json_object_array_add(argv, ublkfw_json_string(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
 	if (!self_exe(exe, sizeof(exe)))
 		exe[0] = '\0';
-	json_object_object_add(o, "executable", exe[0] ? jstr(exe) : NULL);
+	json_object_object_add(o, "executable", exe[0] ? ublkfw_json_string(exe) : NULL);
 	json_object_object_add(o, "restart", restart_json(dev, exe));
 	json_object_object_add(o, "cwd", str_or_null(dev->conf.cwd));
 	for (unsigned int i = 0; i < dev->stack.nr; i++)
@@ -335,28 +230,10 @@ static int state_write_locked(const struct ublkfw_dev *dev, int dfd)
 	return ret;
 }
 
-/* The run directory, created if missing, as an fd; -ELOOP when it is a
- * symlink: a server usually runs as root, and writes nothing through one. */
-static int open_run_dir(const char *dir)
-{
-	struct stat sb;
-	int dfd = ublkfw_run_dir_make();
-
-	if (dfd)
-		return dfd;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd >= 0)
-		return dfd;
-	/* O_DIRECTORY | O_NOFOLLOW says ENOTDIR of a symlink */
-	if (errno == ENOTDIR && !lstat(dir, &sb) && S_ISLNK(sb.st_mode))
-		return -ELOOP;
-	return -errno;
-}
-
 int ublkfw_state_write(const struct ublkfw_dev *dev)
 {
 	const char *dir = ublkfw_run_dir();
-	int dfd = open_run_dir(dir), ret;
+	int dfd = ublkfw_run_dir_open(), ret;
 
 	if (dfd == -ELOOP) {
 		ublkfw_err(dev, "the run directory %s is a symbolic link: refused (no state file: "
@@ -376,54 +253,6 @@ int ublkfw_state_write(const struct ublkfw_dev *dev)
 		ublkfw_err(dev, "cannot write the state file %s/%d.json: %s (list will not show the "
 			   "target)", dir, dev->id, strerror(-ret));
 	return ret;
-}
-
-/* Every "<id>.<suffix>" of the run directory, once the device is gone: the
- * state, the log, the targets' files (ublkfw_dev_run_file()) and the
- * sockets a dead server left. */
-void ublkfw_state_remove(int id)
-{
-	char prefix[32], path[512];
-	struct dirent *e;
-	DIR *d = opendir(ublkfw_run_dir());
-	size_t n;
-
-	if (!d)
-		return;
-	n = (size_t)snprintf(prefix, sizeof(prefix), "%d.", id);
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, n))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", ublkfw_run_dir(), e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
-
-int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf, size_t len)
-{
-	static const char *const reserved[] = { "json", "log", "sock", "ctl", "tmp" };
-
-	if (!suffix || !*suffix || strspn(suffix, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(suffix))
-		return -EINVAL;
-	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(reserved); i++)
-		if (!strcmp(suffix, reserved[i]))
-			return -EINVAL;
-	if (dev->id < 0)
-		return -ENODEV;
-	if ((size_t)snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), dev->id, suffix) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-int ublkfw_state_keep_log(int id, char *buf, size_t len)
-{
-	char from[256];
-
-	ublkfw_run_path(id, "log", from, sizeof(from));
-	snprintf(buf, len, "%s/dead-%d.log", ublkfw_run_dir(), id);
-	/* rename() moves a symlink, never what it points to */
-	return rename(from, buf) ? -errno : 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * state.h - the run directory and state files (state.c).
+ * state.h - the state files (state.c), and what they stand on: the run
+ * directory (rundir.h) and UTF-8-safe JSON strings (jsonstr.h).
  */
 #ifndef UBLKFW_STATE_H
 #define UBLKFW_STATE_H
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "dev.h"
+#include "jsonstr.h"
+#include "rundir.h"
 
 /* ---- state files and JSON (state.c) ------------------------------------ */
 
@@ -41,10 +44,6 @@ struct ublkfw_state {
 	unsigned int nr_shmem_registered;
 };
 
-const char *ublkfw_run_dir(void);	/* $UBLKFW_RUN_DIR or /run/ublk-fw */
-int ublkfw_run_dir_make(void);		/* 0 or -errno */
-/* "<run dir>/<id>.<ext>": the device's files (json, log, sock, ctl) */
-void ublkfw_run_path(int id, const char *ext, char *buf, size_t len);
 /* (Re)write <run dir>/<id>.json for dev, atomically.  0, or a negative errno
  * after a one-line message (ublkfw_err).  Thread-safe. */
 int ublkfw_state_write(const struct ublkfw_dev *dev);
@@ -55,15 +54,5 @@ int ublkfw_state_write(const struct ublkfw_dev *dev);
 int ublkfw_state_read(int id, struct ublkfw_state *st);
 /* Free what *st holds and zero it; harmless on a zeroed struct. */
 void ublkfw_state_free(struct ublkfw_state *st);
-void ublkfw_state_remove(int id);
-/* A server died: keep its log, <id>.log, as <run dir>/dead-<id>.log (the
- * last one per id; ublkfw_state_remove() leaves it) and put that path in
- * buf.  0, or -errno (-ENOENT: it had no log). */
-int ublkfw_state_keep_log(int id, char *buf, size_t len);
-/* s is well-formed UTF-8 (what a JSON string can hold as it is). */
-bool ublkfw_utf8_valid(const char *s);
-/* JSON string literal of s (with quotes) on f, for the small JSON written
- * with fprintf (the stats reply, ublk-fw-ctl list). */
-void ublkfw_json_str(FILE *f, const char *s);
 
 #endif

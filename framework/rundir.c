@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rundir.c - the run directory, /run/ublk-fw (or $UBLKFW_RUN_DIR), where
+ * every device has its files "<id>.<suffix>": the state file (state.c), the
+ * log (daemon.c), the sockets (sockets.c) and the targets' own files
+ * (ublkfw_dev_run_file()).  Their names, making and opening the directory,
+ * removing a deleted device's files and keeping a dead server's log.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "rundir.h"
+
+const char *ublkfw_run_dir(void)
+{
+	const char *d = getenv("UBLKFW_RUN_DIR");
+
+	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
+}
+
+int ublkfw_run_dir_make(void)
+{
+	/* 0755 whatever the umask (a daemon's is 077), if we make it */
+	if (!mkdir(ublkfw_run_dir(), 0755))
+		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+void ublkfw_run_path(int id, const char *ext, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), id, ext);
+}
+
+int ublkfw_run_dir_open(void)
+{
+	const char *dir = ublkfw_run_dir();
+	struct stat sb;
+	int dfd = ublkfw_run_dir_make();
+
+	if (dfd)
+		return dfd;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0)
+		return dfd;
+	/* O_DIRECTORY | O_NOFOLLOW says ENOTDIR of a symlink */
+	if (errno == ENOTDIR && !lstat(dir, &sb) && S_ISLNK(sb.st_mode))
+		return -ELOOP;
+	return -errno;
+}
+
+/* Every "<id>.<suffix>" of the run directory, once the device is gone: the
+ * state, the log, the targets' files (ublkfw_dev_run_file()) and the
+ * sockets a dead server left. */
+void ublkfw_state_remove(int id)
+{
+	char prefix[32], path[512];
+	struct dirent *e;
+	DIR *d = opendir(ublkfw_run_dir());
+	size_t n;
+
+	if (!d)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "%d.", id);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ublkfw_run_dir(), e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf, size_t len)
+{
+	static const char *const reserved[] = { "json", "log", "sock", "ctl", "tmp" };
+
+	if (!suffix || !*suffix || strspn(suffix, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(suffix))
+		return -EINVAL;
+	for (size_t i = 0; i < UBLKFW_ARRAY_SIZE(reserved); i++)
+		if (!strcmp(suffix, reserved[i]))
+			return -EINVAL;
+	if (dev->id < 0)
+		return -ENODEV;
+	if ((size_t)snprintf(buf, len, "%s/%d.%s", ublkfw_run_dir(), dev->id, suffix) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int ublkfw_state_keep_log(int id, char *buf, size_t len)
+{
+	char from[256];
+
+	ublkfw_run_path(id, "log", from, sizeof(from));
+	snprintf(buf, len, "%s/dead-%d.log", ublkfw_run_dir(), id);
+	/* rename() moves a symlink, never what it points to */
+	return rename(from, buf) ? -errno : 0;
+}
