@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -102,4 +103,82 @@ int ublkfw_state_keep_log(int id, char *buf, size_t len)
 	snprintf(buf, len, "%s/dead-%d.log", ublkfw_run_dir(), id);
 	/* rename() moves a symlink, never what it points to */
 	return rename(from, buf) ? -errno : 0;
+}
+
+/*
+ * The file is sparse, and a write into the mapping that the filesystem has
+ * no room for is a SIGBUS that kills the server: refuse a file larger than
+ * what the run directory's filesystem has free now (a tmpfs: /run is often
+ * a tenth of RAM).  Others may still fill it later; say so in the log.
+ */
+static int check_room(const struct ublkfw_dev *dev, int fd, const char *path, uint64_t size)
+{
+	uint64_t room;
+	struct statvfs sv;
+
+	if (fstatvfs(fd, &sv))
+		return 0;	/* cannot tell: try */
+	room = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (size <= room)
+		return 0;
+	ublkfw_err(dev, "%s has room for %llu MiB, the device needs %llu MiB: give a smaller -s, or a roomier UBLKFW_RUN_DIR (a tmpfs)",
+		   path, (unsigned long long)(room >> 20), (unsigned long long)(size >> 20));
+	return -ENOSPC;
+}
+
+/* A new device: a new file of size bytes (holes: no memory yet). */
+static int create_file(const struct ublkfw_dev *dev, const char *path, uint64_t size)
+{
+	int fd;
+
+	unlink(path);	/* an id reused after a deleted device's file was left */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size)) {
+		ublkfw_err(dev, "cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	if (check_room(dev, fd, path, size)) {
+		close(fd);
+		unlink(path);
+		return -ENOSPC;
+	}
+	return fd;
+}
+
+/* A device taken over: the dead server's file, of size bytes. */
+static int find_file(const struct ublkfw_dev *dev, const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		ublkfw_err(dev, "cannot open %s: %s (the device's data is gone: delete it)", path,
+			   strerror(errno));
+		return -EIO;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		ublkfw_err(dev, "%s is not the device's data (not a regular file of %llu bytes)", path,
+			   (unsigned long long)size);
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+int ublkfw_dev_open_run_file(const struct ublkfw_dev *dev, const char *suffix, uint64_t size,
+			     char *buf, size_t len)
+{
+	char path[256];
+	int ret = ublkfw_dev_run_file(dev, suffix, path, sizeof(path));
+
+	if (ret) {
+		ublkfw_err(dev, "no place for the device's file '%s': %s", suffix, strerror(-ret));
+		return ret;
+	}
+	if (buf)
+		snprintf(buf, len, "%s", path);
+	return ublkfw_dev_is_recovering(dev) ? find_file(dev, path, size) :
+					       create_file(dev, path, size);
 }

@@ -17,8 +17,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ublkfw.h"
@@ -43,82 +41,16 @@ static int memory_open(struct ublkfw_dev *dev)
 	return 0;
 }
 
-/*
- * The file is sparse, and a write into the mapping that the filesystem has
- * no room for is a SIGBUS that kills the server: refuse a device larger than
- * what the run directory's filesystem has free now (a tmpfs: /run is often
- * a tenth of RAM).  Others may still fill it later; say so in the log.
- */
-static int check_room(struct ublkfw_dev *dev, int fd, const char *path)
-{
-	uint64_t size = ublkfw_dev_size(dev), room;
-	struct statvfs sv;
-
-	if (fstatvfs(fd, &sv))
-		return 0;	/* cannot tell: try */
-	room = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (size <= room)
-		return 0;
-	ublkfw_err(dev, "%s has room for %llu MiB, the RAM disk needs %llu MiB: give a smaller -s, or a roomier UBLKFW_RUN_DIR (a tmpfs)",
-		   path, (unsigned long long)(room >> 20), (unsigned long long)(size >> 20));
-	return -ENOSPC;
-}
-
-/* A new device: a new file of its size (holes: no memory yet). */
-static int create_data(struct ublkfw_dev *dev, const char *path)
-{
-	int fd;
-
-	unlink(path);	/* an id reused after a deleted device's file was left */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)ublkfw_dev_size(dev))) {
-		ublkfw_err(dev, "cannot create %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (check_room(dev, fd, path)) {
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	return fd;
-}
-
-/* A device taken over: the dead server's file, of the device's size. */
-static int find_data(struct ublkfw_dev *dev, const char *path)
-{
-	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0) {
-		ublkfw_err(dev, "cannot open %s: %s (the device's data is gone: delete it)", path,
-			   strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != ublkfw_dev_size(dev)) {
-		ublkfw_err(dev, "%s is not the device's data (not a regular file of %llu bytes)", path,
-			   (unsigned long long)ublkfw_dev_size(dev));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int memory_attach(struct ublkfw_dev *dev)
 {
 	struct memory *m = ublkfw_dev_priv(dev);
 	uint64_t size = ublkfw_dev_size(dev);
 	char path[256];
-	int ret = ublkfw_dev_run_file(dev, "mem", path, sizeof(path));
 
-	if (ret) {
-		ublkfw_err(dev, "no place for the device's data: %s", strerror(-ret));
-		return ret;
-	}
-	m->fd = ublkfw_dev_is_recovering(dev) ? find_data(dev, path) : create_data(dev, path);
+	/* new, or the dead server's when recovering */
+	m->fd = ublkfw_dev_open_run_file(dev, "mem", size, path, sizeof(path));
 	if (m->fd < 0)
-		return -EIO;
+		return m->fd;
 	m->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
 	if (m->mem == MAP_FAILED) {
 		ublkfw_err(dev, "cannot map %llu bytes of %s: %s", (unsigned long long)size, path,

@@ -232,6 +232,15 @@ UBLKFW_API bool ublkfw_dev_is_recovering(const struct ublkfw_dev *dev);
  */
 UBLKFW_API int ublkfw_dev_run_file(const struct ublkfw_dev *dev, const char *suffix, char *buf,
 				   size_t len);
+/*
+ * That file opened read-write for the target, of size bytes: created anew
+ * (sparse, mode 0600, never through a symlink; refused when its filesystem
+ * has less room free than size) for a new device, found again (a regular
+ * file of exactly size bytes) when ublkfw_dev_is_recovering().  The path in
+ * buf if buf is not NULL.  An fd, or a negative errno after ublkfw_err().
+ */
+UBLKFW_API int ublkfw_dev_open_run_file(const struct ublkfw_dev *dev, const char *suffix,
+					uint64_t size, char *buf, size_t len);
 UBLKFW_API unsigned int ublkfw_dev_nr_queues(const struct ublkfw_dev *dev);
 UBLKFW_API unsigned int ublkfw_dev_queue_depth(const struct ublkfw_dev *dev);
 /* Largest request in bytes (the per-tag buffer size). */

@@ -645,3 +645,47 @@ Test(state, json_str_replaces_what_is_not_utf8)
 	cr_expect_str_eq(out, "\"a\\ufffdb\xc3\xa9\\\"\\n\"");
 	free(out);
 }
+
+/* A target's run file: created sparse and 0600 for a new device, found
+ * again (and only if it is the device's) when recovering. */
+Test(state, open_run_file_creates_then_finds, .init = setup_quiet, .fini = teardown)
+{
+	struct ublkfw_dev dev;
+	char path[256], link[300];
+	struct stat st;
+	int fd;
+
+	fake_dev(&dev, 12);
+	fd = ublkfw_dev_open_run_file(&dev, "mem", 1 << 20, path, sizeof(path));
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq(st.st_size, 1 << 20);
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	cr_expect_eq(st.st_blocks, 0, "sparse: no memory yet");
+	cr_expect_eq(pwrite(fd, "data", 4, 4096), 4);
+	close(fd);
+	dev.conf.recover = true;
+	fd = ublkfw_dev_open_run_file(&dev, "mem", 1 << 20, NULL, 0);
+	cr_assert_geq(fd, 0, "recovering finds it");
+	cr_expect_eq(pread(fd, link, 4, 4096), 4);
+	cr_expect_eq(memcmp(link, "data", 4), 0, "with its data");
+	close(fd);
+	cr_expect_eq(ublkfw_dev_open_run_file(&dev, "mem", 2 << 20, NULL, 0), -EIO,
+		     "another size is not the device's");
+	cr_expect_eq(ublkfw_dev_open_run_file(&dev, "gone", 1 << 20, NULL, 0), -EIO);
+	/* a new device never writes through a symlink planted in its place */
+	dev.conf.recover = false;
+	snprintf(link, sizeof(link), "%s/victim", dir);
+	put_file(link, "keep", 4);
+	unlink(path);
+	cr_assert_eq(symlink(link, path), 0);
+	fd = ublkfw_dev_open_run_file(&dev, "mem", 1 << 20, NULL, 0);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_expect(S_ISREG(st.st_mode), "the symlink was replaced by the device's file");
+	cr_assert_eq(stat(link, &st), 0);
+	cr_expect_eq(st.st_size, 4, "the victim is untouched");
+	cr_expect_eq(ublkfw_dev_open_run_file(&dev, "json", 4096, NULL, 0), -EINVAL);
+	fake_dev_free(&dev);
+}
