@@ -117,6 +117,12 @@ int ublkfw_recovery_flags(const char *mode, uint64_t *flags);
 const char *ublkfw_recovery_mode(uint64_t flags);
 /* Check device req_id and START_USER_RECOVERY; takes its geometry. */
 int ublkfw_recover_begin(struct ublkfw_dev *dev);
+/* Device id may be taken over: it exists, was made with --recovery and no
+ * server serves it (QUIESCED or FAIL_IO).  0, or -ENODEV, -EINVAL, -EBUSY or
+ * the control error, with the one-line reason in why.  *info is filled.
+ * Shared by the recovering server and ublk-fw-ctl recover. */
+int ublkfw_recover_check(struct ublkfw_ctrl *c, int id, struct ublksrv_ctrl_dev_info *info,
+			 char *why, size_t len);
 /* END_USER_RECOVERY once every tag is fetched: LIVE again. */
 int ublkfw_recover_end(struct ublkfw_dev *dev);
 

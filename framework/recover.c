@@ -12,6 +12,7 @@
  * again and the waiting I/O flows.  dev.c calls the two halves around the queue start.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,32 +61,41 @@ bool ublkfw_dev_is_recovering(const struct ublkfw_dev *dev)
 	return dev->conf.recover;
 }
 
-/* The device may be taken over: it exists, was made for it, and its server
- * is gone.  0 or -errno after a one-line message. */
-static int check_device(struct ublkfw_dev *dev, int id)
+int ublkfw_recover_check(struct ublkfw_ctrl *c, int id, struct ublksrv_ctrl_dev_info *info,
+			 char *why, size_t len)
 {
-	struct ublksrv_ctrl_dev_info *info = &dev->info;
-	int ret = ublkfw_ctrl_get_info(&dev->ctrl, id, info);
+	int ret = ublkfw_ctrl_get_info(c, id, info);
 
 	if (ret == -ENODEV) {
-		ublkfw_err(dev, "no ublk device with id %d: nothing to recover", id);
+		snprintf(why, len, "no ublk device with id %d (see ublk-fw-ctl list)", id);
 		return ret;
 	}
 	if (ret < 0) {
-		ublkfw_err(dev, "%s", dev->ctrl.errmsg);
+		snprintf(why, len, "%s", c->errmsg);
 		return ret;
 	}
 	if (!(info->flags & UBLK_F_USER_RECOVERY)) {
-		ublkfw_err(dev, "device %d was created without --recovery: it cannot be recovered (delete it with ublk-fw-ctl del -n %d)",
-			   id, id);
+		snprintf(why, len, "device %d was created without --recovery: it cannot be recovered (delete it with ublk-fw-ctl del -n %d)",
+			 id, id);
 		return -EINVAL;
 	}
 	if (info->state == UBLK_S_DEV_LIVE) {
-		ublkfw_err(dev, "device %d is LIVE, served by pid %d: nothing to recover", id,
-			   info->ublksrv_pid);
+		snprintf(why, len, "device %d is LIVE, served by pid %d: nothing to recover", id,
+			 info->ublksrv_pid);
 		return -EBUSY;
 	}
 	return 0;
+}
+
+/* The device may be taken over; 0 or -errno after a one-line message. */
+static int check_device(struct ublkfw_dev *dev, int id)
+{
+	char why[256];
+	int ret = ublkfw_recover_check(&dev->ctrl, id, &dev->info, why, sizeof(why));
+
+	if (ret)
+		ublkfw_err(dev, "%s", why);
+	return ret;
 }
 
 /* The target, opened with the recorded options, must describe the same

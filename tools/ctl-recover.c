@@ -27,27 +27,12 @@
 static int recoverable(struct ublkfw_ctrl *c, int id)
 {
 	struct ublksrv_ctrl_dev_info info;
-	int ret = ublkfw_ctrl_get_info(c, id, &info);
+	char why[256];
 
-	if (ret == -ENODEV) {
-		fprintf(stderr, PROG ": recover: no ublk device with id %d (see " PROG " list)\n", id);
-		return 1;
-	}
-	if (ret < 0) {
-		fprintf(stderr, PROG ": recover: %s\n", c->errmsg);
-		return 1;
-	}
-	if (!(info.flags & UBLK_F_USER_RECOVERY)) {
-		fprintf(stderr, PROG ": recover: device %d was created without --recovery: it cannot be recovered (delete it with " PROG " del -n %d)\n",
-			id, id);
-		return 1;
-	}
-	if (info.state == UBLK_S_DEV_LIVE) {
-		fprintf(stderr, PROG ": recover: device %d is LIVE, served by pid %d: nothing to recover\n",
-			id, info.ublksrv_pid);
-		return 1;
-	}
-	return 0;
+	if (!ublkfw_recover_check(c, id, &info, why, sizeof(why)))
+		return 0;
+	fprintf(stderr, PROG ": recover: %s\n", why);
+	return 1;
 }
 
 /* The recorded command line with --recover -n ID; --foreground dropped (a
@@ -169,10 +154,10 @@ static int recover_all(struct ublkfw_ctrl *c)
 
 	for (int i = 0; i < n; i++) {
 		struct ublksrv_ctrl_dev_info info;
+		char why[256];
 
-		if (ublkfw_ctrl_get_info(c, ids[i], &info) < 0 ||
-		    !(info.flags & UBLK_F_USER_RECOVERY) || info.state == UBLK_S_DEV_LIVE)
-			continue;
+		if (ublkfw_recover_check(c, ids[i], &info, why, sizeof(why)))
+			continue;	/* gone, not for recovery, or served */
 		ret |= recover_one(c, ids[i]);
 		done++;
 	}
