@@ -118,15 +118,23 @@ Test(dispatch, abort_ends_the_tag_without_calling_target)
 	cr_expect_eq(io_uring_sq_ready(&q.ring), 0, "an aborted tag must not be re-armed");
 }
 
-Test(dispatch, deferred_completion_and_double_completion)
+/* A request on tag that the target holds (does not complete in queue_io). */
+static struct io_slot *held_request(unsigned int tag, unsigned int op, unsigned int sectors)
 {
-	struct io_slot *s = ublkfw_queue_slot(&q, 3);
+	struct io_slot *s = ublkfw_queue_slot(&q, tag);
 
 	complete_with = 0;
-	descs[3].op_flags = UBLK_IO_OP_WRITE;
-	descs[3].nr_sectors = 1;
+	descs[tag].op_flags = op;
+	descs[tag].nr_sectors = sectors;
 	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
 	cr_assert_eq(nseen, 1);
+	return s;
+}
+
+Test(dispatch, deferred_completion_and_double_completion)
+{
+	struct io_slot *s = held_request(3, UBLK_IO_OP_WRITE, 1);
+
 	cr_expect_eq(io_uring_sq_ready(&q.ring), 0, "nothing is committed before completion");
 	cr_expect_eq(s->state, IO_IN_TARGET);
 
@@ -142,13 +150,8 @@ Test(dispatch, deferred_completion_and_double_completion)
  * thread would spin); the first result stands, the second is logged. */
 Test(dispatch, async_completion_twice_is_refused, .init = setup_quiet)
 {
-	struct io_slot *s = ublkfw_queue_slot(&q, 1);
+	struct io_slot *s = held_request(1, UBLK_IO_OP_READ, 8);
 
-	complete_with = 0;
-	descs[1].op_flags = UBLK_IO_OP_READ;
-	descs[1].nr_sectors = 8;
-	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
-	cr_assert_eq(nseen, 1);
 	ublkfw_io_complete_async(seen[0], 4096);
 	ublkfw_io_complete_async(seen[0], -EIO);
 	cr_expect_eq(q.remote_head, s);
