@@ -20,18 +20,39 @@
 #include "dev.h"
 #include "rundir.h"
 
+/*
+ * Root's devices: /run/ublk-fw.  A normal user's (unprivileged devices):
+ * $XDG_RUNTIME_DIR/ublk-fw, or /run/ublk-fw/<uid> when there is no login
+ * session (root makes that one: /run/ublk-fw is root's).
+ */
 const char *ublkfw_run_dir(void)
 {
-	const char *d = getenv("UBLKFW_RUN_DIR");
+	static __thread char dir[512];
+	const char *d = getenv("UBLKFW_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
 
-	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
+	if (d && *d)
+		return d;
+	if (geteuid() == 0)
+		return UBLKFW_RUN_DIR_DEFAULT;
+	if (xdg && xdg[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/ublk-fw", xdg);
+	else
+		snprintf(dir, sizeof(dir), UBLKFW_RUN_DIR_DEFAULT "/%u", (unsigned int)geteuid());
+	return dir;
+}
+
+/* Root's is 0755 (list for everyone); a user's 0700: nobody else may reach
+ * its sockets and files. */
+static mode_t run_dir_mode(void)
+{
+	return geteuid() == 0 ? 0755 : 0700;
 }
 
 int ublkfw_run_dir_make(void)
 {
-	/* 0755 whatever the umask (a daemon's is 077), if we make it */
-	if (!mkdir(ublkfw_run_dir(), 0755))
-		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
+	/* whatever the umask (a daemon's is 077), if we make it */
+	if (!mkdir(ublkfw_run_dir(), run_dir_mode()))
+		return chmod(ublkfw_run_dir(), run_dir_mode()) ? -errno : 0;
 	return errno == EEXIST ? 0 : -errno;
 }
 
@@ -55,6 +76,46 @@ int ublkfw_run_dir_open(void)
 	if (errno == ENOTDIR && !lstat(dir, &sb) && S_ISLNK(sb.st_mode))
 		return -ELOOP;
 	return -errno;
+}
+
+int ublkfw_run_dir_check(char *msg, size_t len)
+{
+	const char *dir = ublkfw_run_dir();
+	struct stat sb;
+	int dfd = ublkfw_run_dir_open(), ret = 0;
+
+	if (dfd == -ELOOP) {
+		snprintf(msg, len, "the run directory %s is a symlink: remove it", dir);
+		return dfd;
+	}
+	if (dfd < 0 && geteuid() != 0 && (dfd == -EACCES || dfd == -ENOENT) &&
+	    !getenv("UBLKFW_RUN_DIR") && !getenv("XDG_RUNTIME_DIR")) {
+		snprintf(msg, len, "no run directory %s: set XDG_RUNTIME_DIR (a login session has one) or have root make it: install -d -m 0700 -o %u -g %u %s",
+			 dir, (unsigned int)geteuid(), (unsigned int)getegid(), dir);
+		return dfd;
+	}
+	if (dfd < 0) {
+		snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-dfd));
+		return dfd;
+	}
+	if (fstat(dfd, &sb)) {
+		ret = -errno;
+		snprintf(msg, len, "cannot stat the run directory %s: %s", dir, strerror(errno));
+	} else if (sb.st_uid != geteuid()) {
+		ret = -EPERM;
+		snprintf(msg, len, "the run directory %s belongs to uid %u, not to you (uid %u): remove it or give UBLKFW_RUN_DIR",
+			 dir, (unsigned int)sb.st_uid, (unsigned int)geteuid());
+	} else if (sb.st_mode & 022) {
+		ret = -EPERM;
+		snprintf(msg, len, "the run directory %s is writable by others (mode %o): anything may be planted in it; remove it",
+			 dir, (unsigned int)(sb.st_mode & 07777));
+	} else if (geteuid() != 0 && (sb.st_mode & 077) && fchmod(dfd, 0700)) {
+		ret = -errno;	/* a user's: nobody else may even look in */
+		snprintf(msg, len, "cannot make the run directory %s private (chmod 0700): %s", dir,
+			 strerror(errno));
+	}
+	close(dfd);
+	return ret;
 }
 
 /* Every "<id>.<suffix>" of the run directory, once the device is gone: the
