@@ -216,6 +216,9 @@ static int ctrl_submit_with_path(struct ublkfw_ctrl *c, unsigned int cmd_op, uin
 	ret = ctrl_submit(c, cmd_op, dev_id, queue_id, both, plen + len, plen, data0);
 	if (ret >= 0 && len)
 		memcpy(buf, both + plen, len);
+	/* no node: the device is gone, or going (its cdev goes first) */
+	if (ret == -ENOENT)
+		ret = -ENODEV;
 	free(both);
 	return ret;
 }

@@ -78,43 +78,73 @@ int ublkfw_run_dir_open(void)
 	return -errno;
 }
 
+static bool have_session_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	return getenv("UBLKFW_RUN_DIR") || (xdg && xdg[0] == '/');
+}
+
+/* What is wrong with the run directory as it stands (lstat: no symlink is
+ * followed), in msg; 0 when nothing is. */
+static int run_dir_wrong(const char *dir, const struct stat *sb, char *msg, size_t len)
+{
+	if (S_ISLNK(sb->st_mode)) {
+		snprintf(msg, len, "the run directory %s is a symlink: remove it", dir);
+		return -ELOOP;
+	}
+	if (sb->st_uid != geteuid()) {
+		snprintf(msg, len, "the run directory %s belongs to uid %u, not to you (uid %u): remove it or give UBLKFW_RUN_DIR",
+			 dir, (unsigned int)sb->st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	if (!S_ISDIR(sb->st_mode)) {
+		snprintf(msg, len, "the run directory %s is not a directory: remove it", dir);
+		return -ENOTDIR;
+	}
+	if (sb->st_mode & 022) {
+		snprintf(msg, len, "the run directory %s is writable by others (mode %o): anything may be planted in it; remove it",
+			 dir, (unsigned int)(sb->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int ublkfw_run_dir_check(char *msg, size_t len)
 {
 	const char *dir = ublkfw_run_dir();
 	struct stat sb;
-	int dfd = ublkfw_run_dir_open(), ret = 0;
+	int ret = ublkfw_run_dir_make(), dfd;
 
-	if (dfd == -ELOOP) {
-		snprintf(msg, len, "the run directory %s is a symlink: remove it", dir);
-		return dfd;
+	if (ret && !lstat(dir, &sb))
+		ret = 0;	/* there, but not ours to make: say why below */
+	if (ret == -EACCES || ret == -ENOENT) {
+		if (geteuid() != 0 && !have_session_dir())
+			snprintf(msg, len, "no run directory %s: set XDG_RUNTIME_DIR (a login session has one) or have root make it: install -d -m 0700 -o %u -g %u %s",
+				 dir, (unsigned int)geteuid(), (unsigned int)getegid(), dir);
+		else
+			snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-ret));
+		return ret;
 	}
-	if (dfd < 0 && geteuid() != 0 && (dfd == -EACCES || dfd == -ENOENT) &&
-	    !getenv("UBLKFW_RUN_DIR") && !getenv("XDG_RUNTIME_DIR")) {
-		snprintf(msg, len, "no run directory %s: set XDG_RUNTIME_DIR (a login session has one) or have root make it: install -d -m 0700 -o %u -g %u %s",
-			 dir, (unsigned int)geteuid(), (unsigned int)getegid(), dir);
-		return dfd;
+	if (ret || lstat(dir, &sb)) {
+		ret = ret ? ret : -errno;
+		snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-ret));
+		return ret;
 	}
-	if (dfd < 0) {
-		snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-dfd));
-		return dfd;
+	ret = run_dir_wrong(dir, &sb, msg, len);
+	if (ret)
+		return ret;
+	/* a user's: nobody else may even look in */
+	if (geteuid() != 0 && (sb.st_mode & 077)) {
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0 || fchmod(dfd, 0700)) {
+			ret = -errno;
+			snprintf(msg, len, "cannot make the run directory %s private (chmod 0700): %s",
+				 dir, strerror(errno));
+		}
+		if (dfd >= 0)
+			close(dfd);
 	}
-	if (fstat(dfd, &sb)) {
-		ret = -errno;
-		snprintf(msg, len, "cannot stat the run directory %s: %s", dir, strerror(errno));
-	} else if (sb.st_uid != geteuid()) {
-		ret = -EPERM;
-		snprintf(msg, len, "the run directory %s belongs to uid %u, not to you (uid %u): remove it or give UBLKFW_RUN_DIR",
-			 dir, (unsigned int)sb.st_uid, (unsigned int)geteuid());
-	} else if (sb.st_mode & 022) {
-		ret = -EPERM;
-		snprintf(msg, len, "the run directory %s is writable by others (mode %o): anything may be planted in it; remove it",
-			 dir, (unsigned int)(sb.st_mode & 07777));
-	} else if (geteuid() != 0 && (sb.st_mode & 077) && fchmod(dfd, 0700)) {
-		ret = -errno;	/* a user's: nobody else may even look in */
-		snprintf(msg, len, "cannot make the run directory %s private (chmod 0700): %s", dir,
-			 strerror(errno));
-	}
-	close(dfd);
 	return ret;
 }
 

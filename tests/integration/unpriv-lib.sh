@@ -24,6 +24,10 @@ as_user() {
 		setpriv --reuid=$_u --regid=$_u --clear-groups --no-new-privs -- "$@"
 }
 
+# $AS_OTHER CMD...: as_user OTHER, as words (for a wrapper such as timeout,
+# which runs commands, not shell functions).
+AS_OTHER="env -i PATH=$PATH HOME=/run/user/$OTHER XDG_RUNTIME_DIR=/run/user/$OTHER setpriv --reuid=$OTHER --regid=$OTHER --clear-groups --no-new-privs --"
+
 # as_user_env UID VAR=VALUE... -- CMD...: as_user with other variables
 # (an empty XDG_RUNTIME_DIR= takes it away).
 as_user_env() {
@@ -55,6 +59,8 @@ udevd_start() {
 }
 
 # The rule in place and applied to the control node that exists already.
+# Call it in the group's own shell (not in check's subshell): it keeps
+# udevd's pid for unpriv_teardown.
 unpriv_setup() {
 	mkdir -p /run/udev/rules.d &&
 	cp "$UDEV_RULE" /run/udev/rules.d/99-ublk-fw.rules &&
@@ -89,4 +95,40 @@ owner_add() {
 	_o=$(as_user $OWNER "$CTL" add --unprivileged "$@" 2>&1) ||
 		{ say "add --unprivileged $* as $OWNER failed: $_o" >&2; return 1; }
 	printf '%s\n' "$_o" | sed -n 's|^/dev/ublkb\([0-9]*\) (id \([0-9]*\))$|\2|p'
+}
+
+not() { ! "$@"; }
+
+# python3 -c "$UNIX_CONNECT" PATH: connect to a unix socket (a command,
+# not a function, so that as_user can run it).
+UNIX_CONNECT="import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"
+
+# user_list_has UID ID JQ-FILTER: the user's own `list -n ID --json` entry
+# matches the filter.
+user_list_has() {
+	as_user $1 "$CTL" list -n $2 --json | jq -e ".[0] | $3"
+}
+
+# user_list_empty UID: the user's `list` shows no device.
+user_list_empty() {
+	as_user $1 "$CTL" list --json | jq -e 'length == 0'
+}
+
+# user_fio_verify ID: as OWNER, fio crc32c write + verify of 8M (2048
+# blocks of 4K each way), 0 errors.  Its files stay in the user's dir.
+user_fio_verify() {
+	as_user $OWNER sh -c "cd /run/user/$OWNER && fio --name=v --filename=/dev/ublkb$1 \
+		--rw=randwrite --bs=4k --size=8M --verify=crc32c --verify_fatal=1 --direct=1 \
+		--ioengine=io_uring --iodepth=16 --output-format=json --output=fio.json" > /dev/null 2>&1 &&
+	jq -e '.jobs[0].error == 0 and .jobs[0].write.total_ios == 2048 and
+	       .jobs[0].read.total_ios == 2048' /run/user/$OWNER/fio.json
+}
+
+# unpriv_setup, reported as a check.
+unpriv_setup_check() {
+	if unpriv_setup; then
+		pass "udev with ublk-fw's rule starts"
+	else
+		fail "udev with ublk-fw's rule starts" "$(cat "$OUT/udevd.log" 2>/dev/null)"
+	fi
 }
