@@ -80,9 +80,9 @@ int ublkfw_run_dir_open(void)
 
 static bool have_session_dir(void)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *d = getenv("UBLKFW_RUN_DIR");
 
-	return getenv("UBLKFW_RUN_DIR") || (xdg && xdg[0] == '/');
+	return (d && *d) || (xdg && xdg[0] == '/');
 }
 
 /* What is wrong with the run directory as it stands (lstat: no symlink is
