@@ -269,8 +269,14 @@ static int cmd_del(int argc, char **argv)
 	if (all) {
 		int ids[1024], n = ctl_list_ids(ids, 1024);
 
-		for (int i = 0; i < n; i++)
-			ret |= del_one(&c, ids[i]);
+		for (int i = 0; i < n; i++) {
+			struct ublksrv_ctrl_dev_info info;
+			int r = ublkfw_ctrl_get_info(&c, ids[i], &info);
+
+			/* a user's --all is their own devices (root's: all) */
+			if (r != -EACCES && r != -EPERM)
+				ret |= del_one(&c, ids[i]);
+		}
 	} else {
 		ret = del_one(&c, id);
 	}

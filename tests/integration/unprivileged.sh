@@ -104,6 +104,20 @@ else
 	fail "owner: add --unprivileged -t loop"
 fi
 
+# ---- del --all of a user: their own devices only ---------------------------
+a=$(owner_add -t null -s 16M)
+b=$(as_user $OTHER "$CTL" add --unprivileged -t null -s 16M | sed -n 's|^/dev/ublkb\([0-9]*\) (id .*|\1|p')
+if [ -n "$a" ] && [ -n "$b" ]; then
+	check "owner: del --all" as_user $OWNER "$CTL" del --all
+	check "owner: del --all deleted the owner's device $a" wait_gone $a 10
+	check "owner: del --all left the other's device $b LIVE" \
+		sh -c "[ \"\$('$CTL' list -n $b --json | jq -r '.[0].state')\" = LIVE ]"
+	check "other: del --all deletes its own" as_user $OTHER "$CTL" del --all
+	check "other: its device $b is gone" wait_gone $b 10
+else
+	fail "two users' devices for del --all (owner '$a', other '$b')"
+fi
+
 # ---- refusals: one line, before ADD_DEV, nothing left --------------------
 ND=$(nr_devices)
 expect_error "owner without --unprivileged" "not root: .*add --unprivileged" \
