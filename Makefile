@@ -22,7 +22,7 @@ VERSION := 0.1.0
 SOVERSION := 0
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) $(JSON_CFLAGS) \
+BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) $(JSON_CFLAGS) $(NBD_CFLAGS) \
 	-Iframework/include -Iframework -Ifilters -Itargets $(CFLAGS)
 DEPFLAGS = -MMD -MP
 
@@ -94,7 +94,7 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS)
 
 # The benchmarks' baseline: a bare liburing ublk null server, no framework.
 $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
@@ -104,7 +104,7 @@ $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
 
 $(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CRITERION_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(CRITERION_LIBS)
 
 $(B)/tests/unit/%.o: tests/unit/%.c config.mk
 	@mkdir -p $(dir $@)
