@@ -9,7 +9,8 @@
 # ext4 made, filled, fsck'd clean, remounted and re-read; FLUSH, FUA, trim and
 # zero seen in nbdkit's log filter; the server killed mid-run and restarted
 # (I/O resumes, verify passes); not restarted (EIO within --timeout, the
-# device stays sane and deletable); a read-only export; bad input.
+# device stays sane and deletable); a server that hangs (SIGSTOP); a
+# read-only export; bad input.
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-nbd		# tmpfs in the guest
@@ -302,6 +303,34 @@ if serve down $W/down.sock nbdkit -f -U $W/down.sock memory 32M; then
 		wait $dd_pid
 		check "no server: the waiting read failed" test $? -ne 0
 	}
+else
+	fail "nbdkit memory on a unix socket starts"
+fi
+
+# ---- the server hangs (SIGSTOP): the connection is given up, EIO in time ----
+if serve hang $W/hang.sock nbdkit -f -U $W/hang.sock memory 32M; then
+	NK=$srv
+	with_dev "hung server: nbdkit memory, --timeout 3" -t nbd --timeout 3 \
+			"nbd+unix:///?socket=$W/hang.sock" && {
+		check "hung server: I/O works before" dd if=/dev/ublkb$id of=/dev/null bs=4k count=16 iflag=direct
+		kill -STOP $NK
+		r=$(elapsed dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 skip=50 iflag=direct)
+		check "hung server: a read fails after the 3 s timeout, not before, not much later (rc, s: $r)" \
+			within x 2.5 12 "$r"
+		check "hung server: ... with EIO" grep -q "Input/output error" $W/elapsed.err
+		check "hung server: the log says no reply for 3 s" \
+			grep -q "lost nbd+unix.*: no reply for 3 s" /run/ublk-fw/$id.log
+		kill -CONT $NK
+		ok=0; i=0
+		while [ $i -lt 50 ]; do
+			dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null && { ok=1; break; }
+			i=$((i + 1)); sleep 0.2
+		done
+		check "hung server: once it runs again, I/O works again (after $i tries)" test $ok = 1
+		del_ok "hung server" $id
+	}
+	kill -CONT $NK 2>/dev/null
+	stop $NK
 else
 	fail "nbdkit memory on a unix socket starts"
 fi
