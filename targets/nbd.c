@@ -174,6 +174,18 @@ static int connect_blocking(struct nbd_handle *h, const char *uri, unsigned int 
 	return 0;
 }
 
+/* A polite NBD_CMD_DISC, waiting at most a second for the server to close. */
+static void disconnect_briefly(struct nbd_handle *h)
+{
+	double end = now_s() + 1;
+
+	if (nbd_aio_disconnect(h, 0) == -1)
+		return;
+	while (!nbd_aio_is_closed(h) && !nbd_aio_is_dead(h) && now_s() < end)
+		if (nbd_poll(h, 100) == -1)
+			break;
+}
+
 static void read_caps(struct nbd_handle *h, struct nbd_caps *c)
 {
 	int64_t v;
@@ -227,7 +239,7 @@ static int nbd_open(struct ublkfw_dev *dev)
 		return -ECONNREFUSED;
 	}
 	read_caps(h, &nd->caps);
-	nbd_shutdown(h, 0);
+	disconnect_briefly(h);
 	nbd_close(h);
 	if (nbd_devconf_from_caps(&nd->caps, ublkfw_dev_size(dev), ublkfw_dev_nr_queues(dev),
 				  ublkfw_dev_max_io_bytes(dev), &dc, why, sizeof(why))) {
