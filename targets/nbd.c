@@ -114,6 +114,13 @@ static struct nbd_handle *nbd_new_handle(void)
 		return NULL;
 	/* We always fill the whole buffer or fail: no need to clear it. */
 	nbd_set_pread_initialize(h, false);
+	/*
+	 * Simple replies: a read's reply is a 16-byte header and the data,
+	 * two reads of the socket, where a structured reply (a chunk header,
+	 * an offset, the data) takes libnbd one more.  We need none of what
+	 * structured replies add (holes, error details, block status).
+	 */
+	nbd_set_request_structured_replies(h, false);
 	nbd_set_uri_allow_tls(h, LIBNBD_TLS_DISABLE);
 	return h;
 }
