@@ -9,8 +9,9 @@
 # ext4 made, filled, fsck'd clean, remounted and re-read; FLUSH, FUA, trim and
 # zero seen in nbdkit's log filter; the server killed mid-run and restarted
 # (I/O resumes, verify passes); not restarted (EIO within --timeout, the
-# device stays sane and deletable); a server that hangs (SIGSTOP); a
-# read-only export; bad input.
+# device stays sane and deletable); a server that hangs (SIGSTOP); our own
+# server killed with --recovery reissue and recovered; a read-only export;
+# bad input.
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-nbd		# tmpfs in the guest
@@ -305,6 +306,33 @@ if serve down $W/down.sock nbdkit -f -U $W/down.sock memory 32M; then
 	}
 else
 	fail "nbdkit memory on a unix socket starts"
+fi
+
+# ---- our own server dies: --recovery reissue, recover, nothing lost ----------
+truncate -s 64M $W/rec.img
+if serve rec $W/rec.sock nbdkit -f -U $W/rec.sock file $W/rec.img; then
+	NK=$srv
+	with_dev "recovery: nbd --recovery reissue" -t nbd --recovery reissue \
+			"nbd+unix:///?socket=$W/rec.sock" && {
+		fio --name=w --filename=/dev/ublkb$id --rw=write --bs=8k --iodepth=16 \
+			--ioengine=io_uring --direct=1 --size=24M --verify=crc32c --do_verify=0 \
+			--output-format=json --output=$W/rec.json > /dev/null 2>&1 &
+		rec_fio=$!
+		sleep 1.5
+		check "recovery: kill -9 the ublk-fw server during fio's write phase" kill9 $id
+		recover_ok "recovery" $id
+		wait $rec_fio
+		rc=$?
+		check "recovery: fio's write phase ends without error across the kill (exit $rc)" \
+			sh -c "[ $rc = 0 ] && [ \$(jq '.jobs[0].error' $W/rec.json) = 0 ]"
+		fio_ok "recovery: fio crc32c verify of every block after recovery" --name=w \
+			--filename=/dev/ublkb$id --rw=write --bs=8k --iodepth=16 --ioengine=io_uring \
+			--direct=1 --size=24M --verify=crc32c --verify_only=1 --verify_fatal=1
+		del_ok "recovery" $id
+	}
+	stop $NK
+else
+	fail "nbdkit file on a unix socket starts"
 fi
 
 # ---- the server hangs (SIGSTOP): the connection is given up, EIO in time ----
