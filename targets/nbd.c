@@ -48,7 +48,7 @@
 #define BACKOFF_MAX	1.0
 
 struct nbd_dev {			/* ublkfw_dev_priv() */
-	char *uri;
+	const char *uri;		/* in the command line, which outlives us */
 	unsigned int timeout;		/* --timeout, seconds */
 	bool timeout_set, have_uri;
 	struct nbd_caps caps;
@@ -153,10 +153,7 @@ static int nbd_config(struct ublkfw_dev *dev, const char *key, const char *value
 		ublkfw_err(dev, "%s", why);
 		return -EINVAL;
 	}
-	free(nd->uri);
-	nd->uri = strdup(value);
-	if (!nd->uri)
-		return -ENOMEM;
+	nd->uri = value;
 	nd->have_uri = true;
 	return 0;
 }
@@ -267,14 +264,6 @@ static int nbd_open(struct ublkfw_dev *dev)
 		    nd->caps.trim ? ", trim" : "", nd->caps.zero ? ", zero" : "",
 		    nd->caps.multi_conn ? ", multi-conn" : "");
 	return 0;
-}
-
-static void nbd_target_close(struct ublkfw_dev *dev)
-{
-	struct nbd_dev *nd = ublkfw_dev_priv(dev);
-
-	free(nd->uri);
-	nd->uri = NULL;
 }
 
 /* ---- one queue's connection (the queue's thread) ------------------------ */
@@ -692,7 +681,6 @@ const struct ublkfw_target_ops ublkfw_target_nbd = {
 	.io_priv_size = sizeof(struct nbd_req),
 	.config = nbd_config,
 	.open = nbd_open,
-	.close = nbd_target_close,
 	.queue_init = nbd_queue_init,
 	.queue_deinit = nbd_queue_deinit,
 	.queue_io = nbd_queue_io,
