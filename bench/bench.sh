@@ -15,6 +15,10 @@
 # cache or waited for), with null_blk and brd configured on its command line.
 # Then bench/report.py writes, under bench/results/ (smoke: bench/results/smoke/):
 #   results.md  results.json  chart.png  (+ chart data, raw/ inputs)
+# and, from a second boot on Debian's stock kernel (which has the nbd
+# module), the nbd pair: ublk-fw's nbd target vs the kernel's NBD client
+# against one nbdkit memory server (bench/nbd-measure.sh, bench/nbd-report.py):
+#   nbd.md  nbd.json
 # and the outputs are checked (jq parses the JSON, `file` says PNG, every device
 # kind measured, zero copy happened on the SHMEM_ZC devices).  Last line:
 # "bench: N passed, M failed" (or "bench-smoke: ...").  Exit 0 iff M = 0.
@@ -119,6 +123,30 @@ for d in fw-mem-hp fw-loop-hp; do
 done
 chk "no failed fio run" jq -e '.failed_runs | length == 0' "$J"
 [ -s "$RESULTS/results.md" ] && { echo; sed -n '/^### Goals/,/^### Ratios/p' "$RESULTS/results.md" | sed '$d'; }
-echo "bench: results in ${RESULTS#$TOP/}/ (results.md, results.json, chart.png)"
+
+# ---- the nbd pair: ublk-fw nbd vs the kernel's NBD client, one nbdkit ------
+# On Debian's stock kernel, which has the nbd module (natively when this
+# kernel has ublk and nbd).
+NDATA=$TOP/tests/out/vm/$NAME-nbd/data
+NARGS=(--repeats "$REPEATS" --runtime "$RUNTIME" --size "$SIZE_MB" --rev "$REV")
+if [ "$(id -u)" = 0 ] && [ -e /dev/ublk-control ] && modprobe nbd nbds_max=2 2>/dev/null; then
+	NDATA=$TOP/tests/out/$NAME-nbd
+	bench/nbd-measure.sh --out "$NDATA" "${NARGS[@]}" 2>&1 | tee "$TOP/tests/out/$NAME-nbd.log"
+	nrc=$?
+else
+	echo "bench: the nbd pair in the test guest (stock kernel)"
+	tests/vm/vmrun.sh -k stock -t $TMO -n $NAME-nbd -- bench/nbd-measure.sh --out "$NDATA" \
+		"${NARGS[@]}" 2>&1 | tee "$TOP/tests/out/$NAME-nbd.log"
+	nrc=$?
+fi
+[ $nrc = 0 ] && ok "nbd pair measured (exit 0)" || ko "nbd pair measured (exit $nrc; see tests/out/$NAME-nbd.log)"
+mkdir -p "$RESULTS"
+rm -f "$RESULTS/nbd.md" "$RESULTS/nbd.json"
+chk "nbd pair: report written (bench/nbd-report.py)" python3 bench/nbd-report.py "$NDATA" "$RESULTS"
+chk "nbd pair: both clients measured on every job (IOPS > 0)" jq -e \
+	'[.jobs[] | .knbd.iops // 0, ."fw-nbd".iops // 0 | select(. > 0)] | length == 8' "$RESULTS/nbd.json"
+chk "nbd pair: no failed fio run" jq -e '.failed_runs | length == 0' "$RESULTS/nbd.json"
+[ -s "$RESULTS/nbd.md" ] && { echo; sed -n '/^| job/,$p' "$RESULTS/nbd.md"; }
+echo "bench: results in ${RESULTS#$TOP/}/ (results.md, results.json, chart.png, nbd.md, nbd.json)"
 echo "$NAME: $pass passed, $fail failed"
 [ $fail -eq 0 ]

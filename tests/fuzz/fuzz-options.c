@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static const char *const names[] = { "null", "memory", "loop", "stripe" };
+	static const char *const names[] = { "null", "memory", "loop", "stripe", "nbd" };
 	char *buf = malloc(len + 1), *argv[MAX_ARGS + 2];
 	int argc = 1;
 	static int null = -1, saved_err = -1;

@@ -10,7 +10,7 @@
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-	$(URING_CFLAGS) $(JSON_CFLAGS) -Iframework/include -Iframework -Ifilters -Itargets
+	$(URING_CFLAGS) $(JSON_CFLAGS) $(NBD_CFLAGS) -Iframework/include -Iframework -Ifilters -Itargets
 FUZZ_NAMES := size options state
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/%.o) $(TARGET_SRCS:%.c=$(B)/fuzz/%.o)
@@ -24,6 +24,6 @@ $(B)/fuzz/%.o: %.c config.mk tests/fuzz/fuzz.mk
 
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS) $(NBD_LIBS)
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""nbd-report.py DATA RESULTS - the nbd pair of `make bench` as ratios.
+
+Reads DATA/meta.json and DATA/runs.jsonl (bench/nbd-measure.sh) and writes
+RESULTS/nbd.md and RESULTS/nbd.json: per job the median IOPS and MiB/s of
+ublk-fw's nbd target and of the kernel's NBD client against the same nbdkit
+memory server, their ratio against the issue's goals (>= 1.0 at 4k QD32,
+>= 1.2 at 128k sequential), and server CPU per I/O: nbdkit's for both, and
+the ublk-fw server process's own (the kernel client's work is in kernel
+threads that cannot be told apart from the rest, so it has none).
+"""
+import json
+import statistics
+import sys
+
+GOALS = {"rr4k_qd32": 1.0, "rw4k_qd32": 1.0, "sr128k_qd32": 1.2, "sw128k_qd32": 1.2}
+
+
+def main(data, results):
+    meta = json.load(open(f"{data}/meta.json"))
+    tck = meta["clk_tck"]
+    runs = [json.loads(line) for line in open(f"{data}/runs.jsonl") if line.strip()]
+    per = {}
+    failed = []
+    for r in runs:
+        if r["fio_rc"] != 0:
+            failed.append(r)
+            continue
+        j = json.load(open(f"{data}/{r['file']}"))["jobs"][0]
+        ios = j["read"]["total_ios"] + j["write"]["total_ios"]
+        iops = j["read"]["iops"] + j["write"]["iops"]
+        bw = (j["read"]["bw_bytes"] + j["write"]["bw_bytes"]) / 2**20
+        us = lambda t: (t / tck * 1e6 / ios) if ios and t is not None else None
+        per.setdefault(r["job"], {}).setdefault(r["dev"], []).append(
+            {"iops": iops, "mib_s": bw, "ios": ios, "nbdkit_us_per_io": us(r["nbdkit_ticks"]),
+             "fw_us_per_io": us(r["fw_ticks"])})
+    med = lambda xs: statistics.median(xs) if xs else None
+    out = {"meta": meta, "jobs": {}, "failed_runs": failed}
+    lines = [
+        "# ublk-fw nbd vs the kernel's NBD client",
+        "",
+        f"Kernel {meta['kernel']}, {meta['cpus']} CPUs; one server: {meta['server']}; "
+        f"{meta['repeats']} x {meta['runtime_s']} s per job and device, interleaved; medians. "
+        "Both clients use two connections (ublk-fw: -q 2; kernel: nbd-client -C 2). "
+        "Server CPU: nbdkit's microseconds per I/O for both; ublk-fw's own server process too "
+        "(the kernel client works in kernel threads: not measured).",
+        "",
+        "| job | kernel nbd IOPS | ublk-fw nbd IOPS | ratio | goal | kernel MiB/s | ublk-fw MiB/s "
+        "| nbdkit µs/IO kernel | nbdkit µs/IO ublk-fw | ublk-fw server µs/IO |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for job in meta["jobs"]:
+        k, f = per.get(job, {}).get("knbd", []), per.get(job, {}).get("fw-nbd", [])
+        m = lambda rs, key: med([x[key] for x in rs if x[key] is not None])
+        ki, fi = m(k, "iops"), m(f, "iops")
+        ratio = fi / ki if ki and fi else None
+        goal = GOALS.get(job)
+        out["jobs"][job] = {"knbd": {"iops": ki, "mib_s": m(k, "mib_s"),
+                                     "nbdkit_us_per_io": m(k, "nbdkit_us_per_io")},
+                            "fw-nbd": {"iops": fi, "mib_s": m(f, "mib_s"),
+                                       "nbdkit_us_per_io": m(f, "nbdkit_us_per_io"),
+                                       "fw_us_per_io": m(f, "fw_us_per_io")},
+                            "ratio": ratio, "goal": goal,
+                            "goal_met": ratio is not None and goal is not None and ratio >= goal}
+        fmt = lambda v, p=0: "-" if v is None else f"{v:.{p}f}"
+        lines.append(f"| {job} | {fmt(ki)} | {fmt(fi)} | {fmt(ratio, 2)}× | ≥ {goal}× "
+                     f"| {fmt(m(k, 'mib_s'), 1)} | {fmt(m(f, 'mib_s'), 1)} "
+                     f"| {fmt(m(k, 'nbdkit_us_per_io'), 1)} | {fmt(m(f, 'nbdkit_us_per_io'), 1)} "
+                     f"| {fmt(m(f, 'fw_us_per_io'), 1)} |")
+    met = sum(1 for j in out["jobs"].values() if j["goal_met"])
+    lines += ["", f"Goals met: {met} of {len(out['jobs'])}."]
+    if failed:
+        lines.append(f"Failed fio runs: {len(failed)}.")
+    open(f"{results}/nbd.md", "w").write("\n".join(lines) + "\n")
+    json.dump(out, open(f"{results}/nbd.json", "w"), indent=1)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
