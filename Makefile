@@ -33,7 +33,7 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c 
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
-	targets/stripe.c targets/backing.c targets/backing_map.c
+	targets/stripe.c targets/backing.c targets/backing_map.c targets/rbd.c targets/rbd_connect.c
 TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-util.c tools/ctl-recover.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
@@ -100,7 +100,7 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RBD_LIBS)
 
 $(UDEV_HELPER): $(B)/tools/ublk-fw-udev.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -121,7 +121,7 @@ $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
 
 $(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CRITERION_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RBD_LIBS) $(CRITERION_LIBS)
 
 $(B)/tests/unit/%.o: tests/unit/%.c config.mk
 	@mkdir -p $(dir $@)
