@@ -14,7 +14,8 @@
 # Environment: CEPH_IMAGE (default "img"), CEPH_IMAGE_SIZE (default 256M),
 # CEPH_MON_PORT (default 6789; msgr2 on CEPH_MON_PORT2, default 3300),
 # CEPH_MEMSTORE_BYTES (the OSD's capacity, default 1G).  Needs ceph-mon,
-# ceph-osd and ceph-common (scripts/install-deps.sh test).  No mgr: nothing
+# ceph-osd, ceph-common and python3-rados (scripts/install-deps.sh test);
+# ceph-steps.py does the keyrings and the monitor commands.  No mgr: nothing
 # here needs one (the cluster's health says HEALTH_WARN for want of one).
 set -eu
 
@@ -27,13 +28,10 @@ IMAGE_SIZE=${CEPH_IMAGE_SIZE:-256M}
 PORT=${CEPH_MON_PORT:-6789}
 PORT2=${CEPH_MON_PORT2:-3300}
 CONF=$D/ceph.conf
+STEPS="/usr/bin/python3 $(dirname "$0")/ceph-steps.py"
 
 say() { printf 'ceph-single: %s\n' "$*"; }
 die() { printf 'ceph-single: %s\n' "$*" >&2; exit 1; }
-
-# ceph ARGS...: the ceph tool as client.admin of this cluster, never waiting
-# forever for a monitor
-ceph_() { ceph -c "$CONF" --connect-timeout 30 "$@"; }
 
 write_conf() {
 	cat > "$CONF" <<CONF
@@ -80,6 +78,9 @@ mon data avail crit = 0
 [osd]
 admin socket = $D/\$name.asok
 osd data = $D/osd.\$id
+# where the OSD puts itself in the CRUSH map (by default the host name, which
+# a test guest may not have)
+crush location = root=default host=single
 osd objectstore = memstore
 memstore device bytes = ${CEPH_MEMSTORE_BYTES:-1073741824}
 osd op num shards = 1
@@ -87,45 +88,25 @@ osd op num threads per shard = 2
 CONF
 }
 
-# wait_osd_up: until the monitor's map has osd.0 up (at most 60 s)
-wait_osd_up() {
-	i=0
-	until ceph_ osd dump 2>/dev/null | grep -q '^osd\.0 up'; do
-		i=$((i + 1))
-		[ $i -le 120 ] || die "osd.0 did not come up in 60 s: see $D/osd.0.log"
-		sleep 0.5
-	done
-}
-
 start() {
 	[ ! -e "$D/mon.a.pid" ] || die "$D already holds a cluster (stop it first: $0 stop $D)"
 	mkdir -p "$D/mon.a" "$D/osd.0" "$D/crash"
 	write_conf
-	ceph-authtool --create-keyring "$D/mon..keyring" --gen-key -n mon. \
-		--cap mon 'allow *' >/dev/null
-	ceph-authtool --create-keyring "$D/client.admin.keyring" --gen-key -n client.admin \
-		--cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
-	cp "$D/mon..keyring" "$D/mon.a.keyring"
-	ceph-authtool "$D/mon.a.keyring" --import-keyring "$D/client.admin.keyring" >/dev/null
+	cat /proc/sys/kernel/random/uuid > "$D/osd.0.uuid"
+	$STEPS keys "$D"
 	monmaptool --create --fsid "$(sed -n 's/^fsid = //p' "$CONF")" \
 		--addv a "[v2:127.0.0.1:$PORT2,v1:127.0.0.1:$PORT]" "$D/monmap" >/dev/null
 	ceph-mon -c "$CONF" --mkfs -i a --monmap "$D/monmap" --keyring "$D/mon.a.keyring"
 	ceph-mon -c "$CONF" -i a || die "ceph-mon did not start: see $D/mon.a.log"
 
 	# osd.0: made known to the monitor with its key, then its store
-	uuid=$(cat /proc/sys/kernel/random/uuid)
-	key=$(ceph-authtool --gen-print-key)
-	printf '{"cephx_secret": "%s"}\n' "$key" > "$D/osd.0.secret.json"
-	id=$(ceph_ osd new "$uuid" -i "$D/osd.0.secret.json")
+	id=$($STEPS osd-new "$CONF" "$D")
 	[ "$id" = 0 ] || die "ceph osd new gave osd '$id', not 0"
-	ceph-authtool --create-keyring "$D/osd.0.keyring" -n osd.0 --add-key "$key" >/dev/null
-	ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$uuid" >/dev/null 2>&1 ||
+	ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$(cat "$D/osd.0.uuid")" >>"$D/setup.log" 2>&1 ||
 		die "ceph-osd --mkfs failed: see $D/osd.0.log"
 	ceph-osd -c "$CONF" -i 0 || die "ceph-osd did not start: see $D/osd.0.log"
-	wait_osd_up
 
-	ceph_ osd pool create rbd 8 8 replicated --size 1 >>"$D/setup.log" 2>&1 ||
-		die "ceph osd pool create rbd failed: see $D/setup.log"
+	$STEPS pool "$CONF" rbd
 	# The pool's PGs must be active before the first write: rbd waits.
 	timeout 120 rbd -c "$CONF" pool init rbd || die "rbd pool init failed (PGs not active?)"
 	timeout 60 rbd -c "$CONF" create --size "$IMAGE_SIZE" "rbd/$IMAGE" ||
