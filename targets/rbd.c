@@ -192,7 +192,12 @@ static void rbd_log_error(struct rbd_req *req, ssize_t r)
 	static const char *const names[] = { "read", "write", "flush", "discard", "?", "write-zeroes" };
 	long now = (long)time(NULL), last = atomic_load(&req->t->err_logged_at);
 
-	if (now != last && atomic_compare_exchange_strong(&req->t->err_logged_at, &last, now))
+	if (now == last || !atomic_compare_exchange_strong(&req->t->err_logged_at, &last, now))
+		return;
+	if (req->io->op == UBLKFW_OP_FLUSH)	/* no range */
+		ublkfw_err(ublkfw_queue_dev(req->io->queue), "flush: %s (failed with EIO)",
+			   strerror((int)-r));
+	else
 		ublkfw_err(ublkfw_queue_dev(req->io->queue), "%s at %llu+%u: %s (failed with %s)",
 			   names[req->io->op], (unsigned long long)req->io->offset, req->io->len,
 			   strerror((int)-r), r == -ENOSPC || r == -EDQUOT ? "ENOSPC" : "EIO");
