@@ -25,8 +25,9 @@ BUSYBOX=/bin/busybox
 # against modules.builtin); hugetlbfs, virtio-pci and the crc32c library code
 # are built in.  init loads ublk_drv and loop; the kernel loads the file
 # systems and crc32c on demand at mount time; null_blk and brd are only made
-# loadable (`modprobe null_blk ...` in the guest), as loading creates devices.
-MODULES="netfs 9pnet 9pnet_virtio 9p overlay ublk_drv loop null_blk brd
+# loadable (`modprobe null_blk ...` in the guest), as loading creates devices,
+# and so is rbd (with libceph: the kernel RBD client of the rbd benchmark).
+MODULES="netfs 9pnet 9pnet_virtio 9p overlay ublk_drv loop null_blk brd rbd
 	ext4 xfs crc32c_generic crc32c_intel"
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
