@@ -9,6 +9,7 @@
 #   make bench      benchmarks against kernel baselines and bench/raw-null
 #                   (one guest boot or natively; results in bench/results/)
 #   make bench-smoke the benchmark harness in 1-second mode (run by make check)
+#   make bench-rbd  the rbd pair of make bench alone (bench/rbd-pair.sh)
 #   make install    DESTDIR=... PREFIX is set by ./configure --prefix; runs
 #                   ldconfig unless DESTDIR is set
 #   make clean
@@ -65,7 +66,7 @@ ALL += $(UNIT)
 endif
 
 .PHONY: all check unit integration demo install uninstall clean distclean deps examples \
-	bench bench-smoke
+	bench bench-smoke bench-rbd
 
 all: config.mk $(ALL)
 
@@ -167,7 +168,11 @@ demo: deps
 # Benchmarks (bench/bench.sh): one guest boot on the patched kernel, or natively.
 bench: deps
 	$(MAKE) all
-	bench/bench.sh
+	bench/bench.sh; s=$$?; bench/rbd-pair.sh && exit $$s
+
+# The rbd pair alone: ublk-fw's rbd target against the kernel's RBD client.
+bench-rbd: all
+	bench/rbd-pair.sh
 
 bench-smoke: all
 	bench/bench.sh --smoke
