@@ -9,6 +9,7 @@
 #   make bench      benchmarks against kernel baselines and bench/raw-null
 #                   (one guest boot or natively; results in bench/results/)
 #   make bench-smoke the benchmark harness in 1-second mode (run by make check)
+#   make bench-rbd  the rbd pair of make bench alone (bench/rbd-pair.sh)
 #   make install    DESTDIR=... PREFIX is set by ./configure --prefix; runs
 #                   ldconfig unless DESTDIR is set
 #   make clean
@@ -33,7 +34,8 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c 
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
-	targets/stripe.c targets/backing.c targets/backing_map.c targets/nbd.c targets/nbd_map.c
+	targets/stripe.c targets/backing.c targets/backing_map.c targets/nbd.c targets/nbd_map.c \
+	targets/rbd.c targets/rbd_connect.c
 TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-util.c tools/ctl-recover.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
@@ -65,7 +67,7 @@ ALL += $(UNIT)
 endif
 
 .PHONY: all check unit integration demo install uninstall clean distclean deps examples \
-	bench bench-smoke
+	bench bench-smoke bench-rbd
 
 all: config.mk $(ALL)
 
@@ -100,7 +102,7 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(RBD_LIBS)
 
 $(UDEV_HELPER): $(B)/tools/ublk-fw-udev.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -121,7 +123,7 @@ $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
 
 $(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(CRITERION_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(RBD_LIBS) $(CRITERION_LIBS)
 
 $(B)/tests/unit/%.o: tests/unit/%.c config.mk
 	@mkdir -p $(dir $@)
@@ -167,7 +169,11 @@ demo: deps
 # Benchmarks (bench/bench.sh): one guest boot on the patched kernel, or natively.
 bench: deps
 	$(MAKE) all
-	bench/bench.sh
+	bench/bench.sh; s=$$?; bench/rbd-pair.sh && exit $$s
+
+# The rbd pair alone: ublk-fw's rbd target against the kernel's RBD client.
+bench-rbd: all
+	bench/rbd-pair.sh
 
 bench-smoke: all
 	bench/bench.sh --smoke

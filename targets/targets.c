@@ -10,6 +10,7 @@ const struct ublkfw_target_ops *const ublkfw_builtin_targets[] = {
 	&ublkfw_target_loop,
 	&ublkfw_target_stripe,
 	&ublkfw_target_nbd,
+	&ublkfw_target_rbd,
 	NULL,
 };
 

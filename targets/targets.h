@@ -10,6 +10,7 @@ extern const struct ublkfw_target_ops ublkfw_target_memory;
 extern const struct ublkfw_target_ops ublkfw_target_loop;
 extern const struct ublkfw_target_ops ublkfw_target_stripe;
 extern const struct ublkfw_target_ops ublkfw_target_nbd;
+extern const struct ublkfw_target_ops ublkfw_target_rbd;
 
 /* NULL-terminated, in the order `ublk-fw-ctl --help` lists them. */
 extern const struct ublkfw_target_ops *const ublkfw_builtin_targets[];

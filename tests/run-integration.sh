@@ -6,7 +6,8 @@
 # it needs ("# kernel: stock" = any kernel with ublk, "# kernel: patched" =
 # one with UBLK_F_SHMEM_ZC, "# kernel: nozc" = one without it, which the
 # guest boots as Debian's stock kernel) and its time limit
-# ("# timeout: SECONDS").
+# ("# timeout: SECONDS") and, in the guest, its memory ("# memory: SIZE",
+# vmrun's -m; 2G when it says nothing).
 #
 # Natively when we are root, /dev/ublk-control exists and the running kernel
 # has what the group needs; otherwise in the qemu test guest
@@ -46,6 +47,7 @@ for g in $groups; do
 	[ -f "$script" ] || { echo "run-integration: no test group '$g' ($script)" >&2; exit 2; }
 	need=$(sed -n 's/^# kernel: *//p' "$script" | head -1)
 	tmo=$(sed -n 's/^# timeout: *//p' "$script" | head -1)
+	mem=$(sed -n 's/^# memory: *//p' "$script" | head -1)
 	need=${need:-stock}
 	log="$TOP/tests/out/$g.log"
 	mkdir -p "$TOP/tests/out"
@@ -60,8 +62,9 @@ for g in $groups; do
 	else
 		kernel=$need
 		[ "$need" = nozc ] && kernel=stock
-		echo "=== $g: in the test guest ($kernel kernel)"
-		tests/vm/vmrun.sh -k "$kernel" -n "$g" -t "${tmo:-900}" -- "$script" 2>&1 | tee "$log"
+		echo "=== $g: in the test guest ($kernel kernel, ${mem:-2G})"
+		tests/vm/vmrun.sh -k "$kernel" -n "$g" -t "${tmo:-900}" -m "${mem:-2G}" -- "$script" 2>&1 |
+			tee "$log"
 		splat=$(sed -n 's/^vmrun: kernel splat: //p' "$log" | head -n 1)
 	fi
 	# The group's own closing line; a guest that hung or panicked has none.

@@ -26,8 +26,9 @@ BUSYBOX=/bin/busybox
 # are built in.  init loads ublk_drv and loop; the kernel loads the file
 # systems and crc32c on demand at mount time; null_blk and brd are only made
 # loadable (`modprobe null_blk ...` in the guest), as loading creates devices;
-# so is nbd, the kernel's NBD client (the nbd pair of `make bench`).
-MODULES="netfs 9pnet 9pnet_virtio 9p overlay ublk_drv loop null_blk brd nbd
+# so are nbd, the kernel's NBD client (the nbd pair of `make bench`), and rbd
+# (with libceph: the kernel RBD client of the rbd pair).
+MODULES="netfs 9pnet 9pnet_virtio 9p overlay ublk_drv loop null_blk brd nbd rbd
 	ext4 xfs crc32c_generic crc32c_intel"
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }

@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# rbd-pair.sh [--runtime S] - `make bench`'s rbd pair: ublk-fw's rbd target
+# against the kernel's RBD client, same boot (Debian's stock 6.12, which has
+# the rbd module), same single-node cluster, same image; 4k random read and
+# write at QD32, 128k sequential read and write at QD8 (bench/rbd-measure.sh).
+# Writes bench/results/rbd.md: IOPS, MB/s, the ratios ublk-fw / kernel,
+# and CPU per I/O (the guest's, and the ublk-fw server's own).  Under TCG the
+# numbers measure the emulator as much as the clients; the ratios are what
+# to read.  Last line: "bench-rbd: N passed, M failed".
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$TOP" || exit 1
+RUNTIME=5
+[ "${1:-}" = --runtime ] && RUNTIME=$2
+DATA=$TOP/tests/out/vm/bench-rbd/data
+RES=$TOP/bench/results/rbd.md
+mkdir -p "$TOP/tests/out" "$TOP/bench/results"
+tests/vm/vmrun.sh -k stock -m 4G -t 900 -n bench-rbd -- bench/rbd-measure.sh "$DATA" "$RUNTIME" \
+	> "$TOP/tests/out/bench-rbd.log" 2>&1
+rc=$?
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   - $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL - $1"; }
+[ $rc = 0 ] && ok "measurement ran" || ko "measurement ran (exit $rc; tests/out/bench-rbd.log)"
+J=$DATA/runs.jsonl
+if [ -s "$J" ]; then
+	jq -rs '
+	  def f(x): if x == null then "-" else (x * 10 | round / 10 | tostring) end;
+	  (map(select(.device == "ublk-fw-rbd")) | INDEX(.job)) as $u |
+	  (map(select(.device == "kernel-rbd")) | INDEX(.job)) as $k |
+	  "| job | ublk-fw rbd IOPS | kernel rbd IOPS | ratio | ublk-fw MB/s | kernel MB/s | guest CPU us/IO ublk-fw | kernel | ublk-fw server CPU us/IO |",
+	  "|---|---|---|---|---|---|---|---|---|",
+	  ($u | keys[] as $j | "| \($j) | \(f($u[$j].iops)) | \(f($k[$j].iops)) | \(if ($k[$j].iops // 0) > 0 then f($u[$j].iops / $k[$j].iops) else "-" end) | \(f($u[$j].mbps)) | \(f($k[$j].mbps)) | \(f($u[$j].cpu_us_per_io)) | \(f($k[$j].cpu_us_per_io)) | \(f($u[$j].server_cpu_us_per_io)) |")
+	' "$J" > "$RES.tmp" && { printf '# ublk-fw rbd vs the kernel RBD client\n\n%s, runtime %s s a job, %s\n\n' \
+		"$(date -u +%F)" "$RUNTIME" "$(grep -o '^vmrun: accel [a-z]*' "$TOP/tests/out/bench-rbd.log" | head -1 | sed 's/^vmrun: //')"; cat "$RES.tmp"; } > "$RES"
+	rm -f "$RES.tmp"
+	for d in ublk-fw-rbd kernel-rbd; do
+		n=$(jq -s --arg d "$d" '[.[] | select(.device == $d and .iops > 0 and .error == 0)] | length' "$J")
+		[ "$n" = 4 ] && ok "$d: 4 jobs measured" || ko "$d: 4 jobs measured ($n)"
+	done
+	cat "$RES"
+else
+	ko "raw results in $J"
+fi
+echo "bench-rbd: $pass passed, $fail failed"
+[ $fail -eq 0 ]

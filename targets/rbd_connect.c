@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rbd_connect.c - the rbd target's connection to its cluster: librados
+ * (config, timeouts, monitors, cephx), the pool's I/O context, the image.
+ * Each way it can fail is one line naming the problem and what to do;
+ * librados's own messages are kept off stderr so that it stays one line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbd.h"
+
+static int set(rados_t r, const char *key, const char *value)
+{
+	return rados_conf_set(r, key, value);
+}
+
+/* librados quiet on stderr; --timeout for the monitors, the OSDs, the mount. */
+static int rbd_settings(struct rbd_target *t)
+{
+	char s[16];
+	int ret = 0;
+
+	ret |= set(t->rados, "err_to_stderr", "false");
+	ret |= set(t->rados, "log_to_stderr", "false");
+	if (t->timeout) {
+		snprintf(s, sizeof(s), "%u", t->timeout);
+		ret |= set(t->rados, "rados_osd_op_timeout", s);
+		ret |= set(t->rados, "rados_mon_op_timeout", s);
+		ret |= set(t->rados, "client_mount_timeout", s);
+	}
+	return ret ? -EINVAL : 0;
+}
+
+static int rbd_read_conf(struct ublkfw_dev *dev, struct rbd_target *t)
+{
+	int ret = rados_conf_read_file(t->rados, t->conf);
+
+	if (ret == -ENOENT && !t->conf)
+		ublkfw_err(dev, "no Ceph config found (/etc/ceph/%s.conf, $CEPH_CONF): give the cluster's with --conf FILE",
+			   t->cluster);
+	else if (ret == -ENOENT)
+		ublkfw_err(dev, "cannot read the Ceph config %s: no such file: give the cluster's ceph.conf with --conf FILE",
+			   t->conf);
+	else if (ret == -EINVAL)
+		ublkfw_err(dev, "%s is not a valid Ceph config (a parse error): check the file",
+			   t->conf ? t->conf : "the Ceph config found");
+	else if (ret < 0)
+		ublkfw_err(dev, "cannot read the Ceph config %s: %s", t->conf ? t->conf : "", strerror(-ret));
+	/* The file must not turn librados's messages or our timeouts back. */
+	if (!ret && rbd_settings(t))
+		ret = -EINVAL, ublkfw_err(dev, "librados refused the --timeout settings");
+	return ret;
+}
+
+static void rbd_connect_error(struct ublkfw_dev *dev, struct rbd_target *t, int ret)
+{
+	char mons[256] = "?";
+
+	rados_conf_get(t->rados, "mon_host", mons, sizeof(mons));
+	if (ret == -ETIMEDOUT)
+		ublkfw_err(dev, "no answer from the cluster's monitors (%s) in %u s: is the cluster up, and its mon host right in the config?",
+			   mons, t->timeout ? t->timeout : 300);
+	else if (ret == -ENOENT)
+		ublkfw_err(dev, "no keyring for client.%s: give the cluster's keyring (keyring = FILE in the config) or another --user",
+			   t->id);
+	else if (ret == -EACCES || ret == -EPERM)
+		ublkfw_err(dev, "the cluster refused client.%s (cephx): check its key in the keyring and --user", t->id);
+	else
+		ublkfw_err(dev, "cannot connect to the cluster (mon host %s): %s", mons, strerror(-ret));
+}
+
+static int rbd_open_image(struct ublkfw_dev *dev, struct rbd_target *t)
+{
+	int ret = rados_ioctx_create(t->rados, t->pool, &t->ioctx);
+
+	if (ret == -ENOENT) {
+		ublkfw_err(dev, "no pool '%s' in the cluster: name another, or create it (ceph osd pool create %s; rbd pool init %s)",
+			   t->pool, t->pool, t->pool);
+		return ret;
+	}
+	if (ret < 0) {
+		ublkfw_err(dev, "cannot open pool '%s': %s", t->pool, strerror(-ret));
+		return ret;
+	}
+	rados_ioctx_set_namespace(t->ioctx, t->ns[0] ? t->ns : NULL);
+	ret = rbd_open(t->ioctx, t->image, &t->image_h, NULL);
+	if (ret == -ENOENT)
+		ublkfw_err(dev, "no image '%s' in pool '%s%s%s': name another, or create it (rbd create --size SIZE %s/%s%s%s)",
+			   t->image, t->pool, t->ns[0] ? "/" : "", t->ns, t->pool, t->ns,
+			   t->ns[0] ? "/" : "", t->image);
+	else if (ret < 0)
+		ublkfw_err(dev, "cannot open image %s/%s: %s", t->pool, t->image, strerror(-ret));
+	if (ret < 0)
+		rados_ioctx_destroy(t->ioctx);
+	return ret;
+}
+
+int rbd_connect(struct ublkfw_dev *dev, struct rbd_target *t)
+{
+	char name[128];
+	int ret;
+
+	snprintf(name, sizeof(name), "client.%s", t->id);
+	ret = rados_create2(&t->rados, t->cluster, name, 0);
+	if (ret < 0) {
+		ublkfw_err(dev, "cannot set up librados for %s of cluster %s: %s", name, t->cluster,
+			   strerror(-ret));
+		return ret;
+	}
+	if (!(ret = rbd_settings(t)) && !(ret = rbd_read_conf(dev, t))) {
+		ret = rados_connect(t->rados);
+		if (ret < 0)
+			rbd_connect_error(dev, t, ret);
+	}
+	if (!ret && !(ret = rbd_open_image(dev, t))) {
+		t->connected = true;
+		return 0;
+	}
+	rados_shutdown(t->rados);
+	return ret;
+}
+
+void rbd_disconnect(struct rbd_target *t)
+{
+	if (!t->connected)
+		return;
+	rbd_close(t->image_h);
+	rados_ioctx_destroy(t->ioctx);
+	rados_shutdown(t->rados);
+	t->connected = false;
+}
