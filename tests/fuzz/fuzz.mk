@@ -24,6 +24,6 @@ $(B)/fuzz/%.o: %.c config.mk tests/fuzz/fuzz.mk
 
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS) $(NBD_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS) $(NBD_LIBS) $(RBD_LIBS)
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
