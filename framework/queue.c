@@ -134,7 +134,8 @@ static void queue_ublk_cmd(struct ublkfw_queue *q, struct io_slot *s, unsigned i
 	cmd->q_id = q->id;
 	cmd->tag = s->io.tag;
 	cmd->result = result;
-	cmd->addr = (uint64_t)(uintptr_t)s->buf;
+	/* user copy: no buffer in the command (the kernel wants 0) */
+	cmd->addr = q->user_copy ? 0 : (uint64_t)(uintptr_t)s->buf;
 	io_uring_sqe_set_data(sqe, &s->cmd_op);
 	s->state = IO_FETCHING;
 }
@@ -154,6 +155,15 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 	/* A filter above the layer that completed may want the result. */
 	if (s->layer && ublkfw_stack_complete(q, io, result))
 		return;
+	if (q->user_copy && ublkfw_uc_end(q, s, result))
+		return;
+	ublkfw_queue_commit(q, s, result);
+}
+
+void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result)
+{
+	struct ublkfw_io *io = &s->io;
+
 	if (io->op <= UBLKFW_OP_WRITE && result > 0) {
 		if (s->zero_copy) {
 			ublkfw_stat_add(&q->stats.zc_ios, 1);
@@ -163,6 +173,8 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 			ublkfw_stat_add(&q->stats.copy_bytes, result);
 		}
 	}
+	if (q->user_copy)
+		ublkfw_uc_release(q, s);
 	queue_ublk_cmd(q, s, UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
@@ -231,6 +243,10 @@ void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int 
 	switch (io->op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
+		if (q->user_copy) {	/* never SHMEM_ZC: refused together */
+			ublkfw_uc_begin(q, s);
+			return;
+		}
 		if (!(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 			io->data = s->buf;
 			break;
@@ -379,6 +395,7 @@ static void queue_teardown(struct ublkfw_queue *q)
 	}
 	free(q->slots);
 	q->slots = NULL;
+	ublkfw_uc_pool_free(q);
 }
 
 int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
@@ -397,10 +414,10 @@ int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
 
 		s->io.tag = tag;
 		s->io.queue = q;
-		s->buf = q->bufs ? q->bufs + (size_t)tag * max_io : NULL;
+		s->buf = q->bufs && !q->user_copy ? q->bufs + (size_t)tag * max_io : NULL;
 		s->cmd_op.cb = cmd_cqe_cb;
 	}
-	return 0;
+	return q->user_copy ? ublkfw_uc_pool_init(q) : 0;
 }
 
 static int queue_setup(struct ublkfw_queue *q)
