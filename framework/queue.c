@@ -17,8 +17,19 @@
  * Per tag: FETCH_REQ once, then kernel request -> the filter stack and the
  * target's queue_io() (filter.c) -> ublkfw_io_complete(), back up the stack
  * -> COMMIT_AND_FETCH_REQ, which both returns the result and waits for the
- * tag's next request.  Copy mode: each tag has its
- * own buffer (max_io bytes) passed in the command's addr.
+ * tag's next request.  The slot's state (queue.h) follows it:
+ *
+ *   IO_FETCHING -> [IO_COPY_IN] -> IO_IN_TARGET -> [IO_COPY_OUT] -> IO_FETCHING
+ *                                                 ... or IO_STOPPED at the end
+ *
+ * Copy mode (the default): each tag has its own buffer (max_io bytes) passed
+ * in the command's addr, and the kernel copies a WRITE's data into it before
+ * the request arrives and a READ's out of it at the commit.  Zero copy
+ * (SHMEM_ZC requests): io->data points into a registered pool instead.
+ * User-copy mode (--user-copy, usercopy.c): the command carries no buffer; a
+ * data request borrows one from the queue's pool and the framework moves the
+ * data itself with io_uring reads and writes of the char device, in the two
+ * bracketed states.
  */
 #define _GNU_SOURCE
 #include <errno.h>
