@@ -7,7 +7,8 @@
 # reaches the device; null serves I/O and its reads are zeroes even after
 # writes; fio crc32c verify on memory (1 and 2 queues, 4k..512k requests),
 # loop, stripe and a filter stack (stats, delay, error: its error range
-# fails); ext4 survives mkfs, files, e2fsck and remount; the server's buffer
+# fails); ext4 survives mkfs, files, e2fsck and remount; a kill -9 and
+# recover with the data intact; the server's buffer
 # memory follows the requests in flight, not the tags (copy mode alongside);
 # and the refusals.  Each fio run is a few seconds on a TCG guest.
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +129,22 @@ with_dev "ext4 on loop" -t loop --user-copy $W/fs.img && {
 		fi
 	else
 		fail "ext4: mkfs and mount"
+	fi
+	"$CTL" del -n $id >/dev/null
+}
+
+# ---- recovery: the new server takes the device over in user-copy mode ----
+with_dev "memory --recovery reissue" -t memory -s 32M --user-copy --recovery reissue && {
+	head -c 8M /dev/urandom > $W/pat
+	dd if=$W/pat of=/dev/ublkb$id bs=1M oflag=direct 2>/dev/null
+	if kill9 $id; then
+		recover_ok "memory --user-copy" $id
+		is_user_copy "recovered" $id
+		check "recovered: the data written before the kill reads back" sh -c \
+			"dd if=/dev/ublkb$id bs=1M count=8 iflag=direct 2>/dev/null | cmp -s - $W/pat"
+		verify "recovered" /dev/ublkb$id 16M
+	else
+		fail "memory --user-copy: kill -9 of the server"
 	fi
 	"$CTL" del -n $id >/dev/null
 }
