@@ -54,22 +54,25 @@ static void copy_cqe_cb(struct ublkfw_queue *q, struct ublkfw_uring_op *op, int 
 int ublkfw_uc_pool_init(struct ublkfw_queue *q)
 {
 	struct ublkfw_uc_pool *p = &q->uc;
+	bool ok = true;
 
 	for (int i = 0; i < UC_NR_STACKS; i++) {
 		p->free[i] = calloc(q->depth, sizeof(*p->free[i]));
 		p->nr_free[i] = 0;
+		ok = ok && p->free[i];
 	}
 	p->dirty = calloc(q->depth, sizeof(*p->dirty));
-	if (!p->free[UC_CLEAN] || !p->free[UC_DIRTY] || !p->dirty) {
+	p->used = calloc(q->depth, sizeof(*p->used));
+	if (!ok || !p->dirty || !p->used) {
 		ublkfw_uc_pool_free(q);
 		return -ENOMEM;
 	}
 	/* Buffer 0 on top: the first requests touch the first pages. */
 	for (unsigned int i = 0; i < q->depth; i++) {
-		p->free[UC_CLEAN][i] = q->depth - 1 - i;
+		p->free[UC_CLEAN_SMALL][i] = q->depth - 1 - i;
 		ublkfw_queue_slot(q, i)->copy_op.cb = copy_cqe_cb;
 	}
-	p->nr_free[UC_CLEAN] = q->depth;
+	p->nr_free[UC_CLEAN_SMALL] = q->depth;
 	return 0;
 }
 
@@ -80,36 +83,51 @@ void ublkfw_uc_pool_free(struct ublkfw_queue *q)
 		q->uc.free[i] = NULL;
 	}
 	free(q->uc.dirty);
-	q->uc.dirty = NULL;
+	free(q->uc.used);
+	q->uc.dirty = q->uc.used = NULL;
 }
 
-static unsigned int pool_pop(struct ublkfw_uc_pool *p, int stack)
+/* The stacks a request tries, in order: a reader clean ones first (no
+ * clearing), a writer dirty ones (clean ones stay clean); of those, one of
+ * its own size first (a large request on a small buffer makes it large). */
+static const uint8_t uc_prefer[2][2][UC_NR_STACKS] = {
+	/* READ */  { { UC_CLEAN_SMALL, UC_CLEAN_LARGE, UC_DIRTY_SMALL, UC_DIRTY_LARGE },
+		      { UC_CLEAN_LARGE, UC_CLEAN_SMALL, UC_DIRTY_LARGE, UC_DIRTY_SMALL } },
+	/* WRITE */ { { UC_DIRTY_SMALL, UC_DIRTY_LARGE, UC_CLEAN_SMALL, UC_CLEAN_LARGE },
+		      { UC_DIRTY_LARGE, UC_DIRTY_SMALL, UC_CLEAN_LARGE, UC_CLEAN_SMALL } },
+};
+
+/* A free buffer for a request of len bytes (depth buffers for depth tags:
+ * one is always free). */
+static unsigned int pool_pop(struct ublkfw_uc_pool *p, bool write, uint32_t len)
 {
-	return p->free[stack][--p->nr_free[stack]];
+	const uint8_t *order = uc_prefer[write][len > UC_SMALL];
+	int i = 0;
+
+	while (!p->nr_free[order[i]])
+		i++;
+	return p->free[order[i]][--p->nr_free[order[i]]];
 }
 
-/* A buffer for s's request: a READ a clean one (a dirty one cleared when
- * none is left), a WRITE a dirty one first, keeping the clean ones clean. */
+/* Lend s's request a buffer; a reader's is cleared of any writer's data. */
 static void buf_get(struct ublkfw_queue *q, struct io_slot *s)
 {
 	struct ublkfw_uc_pool *p = &q->uc;
-	bool read = s->io.op == UBLKFW_OP_READ;
-	int want = read ? UC_CLEAN : UC_DIRTY;
-	unsigned int b;
+	bool write = s->io.op == UBLKFW_OP_WRITE;
+	unsigned int b = pool_pop(p, write, s->io.len);
+	char *buf = q->bufs + (size_t)b * q->dev->conf.max_io;
 
-	if (!p->nr_free[want])
-		want = !want;
-	/* depth buffers for depth tags: one is always free */
-	b = pool_pop(p, want);
-	if (read && want == UC_DIRTY) {
-		memset(q->bufs + (size_t)b * q->dev->conf.max_io, 0, p->dirty[b]);
+	if (!write && p->dirty[b]) {
+		memset(buf, 0, p->dirty[b]);
 		p->dirty[b] = 0;
 	}
-	if (!read && s->io.len > p->dirty[b])
+	if (write && s->io.len > p->dirty[b])
 		p->dirty[b] = s->io.len;
+	if (s->io.len > p->used[b])
+		p->used[b] = s->io.len;
 	s->uc_buf = b;
-	s->buf = q->bufs + (size_t)b * q->dev->conf.max_io;
-	s->io.data = s->buf;
+	s->buf = buf;
+	s->io.data = buf;
 }
 
 void ublkfw_uc_release(struct ublkfw_queue *q, struct io_slot *s)
@@ -120,7 +138,7 @@ void ublkfw_uc_release(struct ublkfw_queue *q, struct io_slot *s)
 
 	if (!s->buf)
 		return;
-	stack = p->dirty[b] ? UC_DIRTY : UC_CLEAN;
+	stack = (p->dirty[b] ? UC_DIRTY_SMALL : UC_CLEAN_SMALL) + (p->used[b] > UC_SMALL);
 	p->free[stack][p->nr_free[stack]++] = b;
 	s->buf = NULL;
 }

@@ -17,17 +17,25 @@ struct ublkfw_queue;
 struct io_slot;
 
 /* A queue's buffers: q->bufs cut into depth buffers of max_io bytes, lent
- * to requests while they carry data and taken back at commit.  Two LIFO
- * stacks of free buffer numbers: CLEAN ones (never held a WRITE's data
- * since they were last cleared) for READs, DIRTY ones for WRITEs, so that
- * a target that fills nothing (null) never hands a reader a writer's data;
- * LIFO keeps the few buffers in use hot and the rest untouched (no RSS). */
-enum { UC_CLEAN, UC_DIRTY, UC_NR_STACKS };
+ * to requests while they carry data and taken back at commit.  The free
+ * ones sit on LIFO stacks by two marks, so that a request gets one like the
+ * last it used and the buffers nobody needs stay untouched (not resident):
+ *   clean or dirty: whether it may hold a WRITE's data; a READ gets a clean
+ *     one, or a dirty one cleared, so a target that fills nothing (null)
+ *     never hands a reader a writer's data;
+ *   small or large: whether more than UC_SMALL bytes of it were ever used,
+ *     so that many small requests and a few large ones make few buffers
+ *     large (the pool's resident size ~ the large requests in flight times
+ *     their size, plus the small ones').
+ * Buffers never used are clean and small. */
+enum { UC_CLEAN_SMALL, UC_CLEAN_LARGE, UC_DIRTY_SMALL, UC_DIRTY_LARGE, UC_NR_STACKS };
+#define UC_SMALL	(64U << 10)
 
 struct ublkfw_uc_pool {
 	unsigned int *free[UC_NR_STACKS];	/* buffer numbers, LIFO */
 	unsigned int nr_free[UC_NR_STACKS];
 	uint32_t *dirty;			/* per buffer: bytes a WRITE may have set */
+	uint32_t *used;				/* per buffer: bytes ever used */
 };
 
 /* The char device offset of a request's data, as the kernel decodes it

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#define FAKE_MAX_IO	(128 << 10)	/* above UC_SMALL: large and small requests */
 #include "fake_queue.h"
 
 static struct fake_queue fq;
@@ -276,7 +277,7 @@ Test(usercopy, requests_without_data_copy_nothing)
 		cr_expect_eq(last_sqe()->opcode, IORING_OP_URING_CMD, "op %u: no cdev copy", ops[i]);
 		cr_expect_null(seen[i]->data);
 	}
-	cr_expect_eq(q.uc.nr_free[UC_CLEAN], FAKE_DEPTH, "no buffer was lent");
+	cr_expect_eq(q.uc.nr_free[UC_CLEAN_SMALL], FAKE_DEPTH, "no buffer was lent");
 }
 
 /* A reader never gets a buffer a writer dirtied while a clean one is left,
@@ -299,7 +300,7 @@ Test(usercopy, readers_get_clean_buffers)
 	cr_expect_eq(nseen, FAKE_DEPTH);
 	for (int i = 1; i < nseen; i++)
 		cr_expect_neq(seen[i]->data, bufs[0], "read %d got the written buffer", i);
-	cr_expect_eq(q.uc.nr_free[UC_CLEAN], 0);
+	cr_expect_eq(q.uc.nr_free[UC_CLEAN_SMALL], 0);
 
 	arrive(0, UBLK_IO_OP_READ, 8);	/* only the dirty one is left: cleared */
 	cr_assert_eq(seen[FAKE_DEPTH]->data, bufs[0]);
@@ -318,5 +319,23 @@ Test(usercopy, buffers_are_reused_last_in_first_out)
 	ublkfw_io_complete(seen[0], -EIO);
 	arrive(3, UBLK_IO_OP_READ, 8);	/* another tag gets the hottest buffer */
 	cr_expect_eq(seen[2]->data, bufs[0]);
-	cr_expect_eq(q.uc.nr_free[UC_CLEAN], FAKE_DEPTH - 1);
+	cr_expect_eq(q.uc.nr_free[UC_CLEAN_SMALL], FAKE_DEPTH - 1);
+}
+
+/* Small and large requests keep to buffers of their size, so that a burst
+ * of small ones does not make the pool's buffers large. */
+Test(usercopy, large_and_small_requests_keep_to_their_buffers)
+{
+	hold = true;
+	arrive(0, UBLK_IO_OP_READ, 256);	/* 128 KiB */
+	cr_assert_eq(seen[0]->data, bufs[0]);
+	ublkfw_io_complete(seen[0], -EIO);
+	cr_expect_eq(q.uc.nr_free[UC_CLEAN_LARGE], 1, "buffer 0 is large now");
+	arrive(1, UBLK_IO_OP_READ, 8);
+	cr_expect_eq(seen[1]->data, bufs[1], "a small read must not take the large buffer");
+	ublkfw_io_complete(seen[1], -EIO);
+	arrive(2, UBLK_IO_OP_READ, 256);
+	cr_expect_eq(seen[2]->data, bufs[0], "a large read takes the large buffer");
+	arrive(3, UBLK_IO_OP_READ, 8);
+	cr_expect_eq(seen[3]->data, bufs[1], "and a small one the small buffer");
 }
