@@ -3,8 +3,8 @@
 #
 # bench.sh - `make bench` and `make bench-smoke`.
 #
-#   bench/bench.sh            the full benchmark: 8 fio jobs x 11 devices,
-#                             3 repeats of 5 s, interleaved; ~35 min in the guest
+#   bench/bench.sh            the full benchmark: 8 fio jobs x 14 devices,
+#                             3 repeats of 5 s, interleaved; ~40 min in the guest
 #   bench/bench.sh --smoke    the same harness in 1-second mode (1 repeat, 3 jobs,
 #                             every device kind); used by `make check`
 #   options: --repeats N --runtime S (override), --keep-going,
@@ -81,7 +81,8 @@ if native_ok; then
 else
 	DATA=$TOP/tests/out/vm/$NAME/data
 	# null_blk and brd are built into the patched kernel: configured here.
-	# Memory: 4 x SIZE of RAM disks and tmpfs files + 32 MiB of huge pages.
+	# Memory: 6 x SIZE of RAM disks and tmpfs files (brd, two memory targets,
+	# three loop backings) + 32 MiB of huge pages.
 	APPEND="null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.submit_queues=2"
 	APPEND="$APPEND brd.rd_nr=1 brd.rd_size=$((SIZE_MB * 1024))"
 	echo "bench: in the test guest (patched kernel; waits for kernel/build.sh if it is building)"
