@@ -30,6 +30,7 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c 
 	framework/options.c framework/state.c framework/rundir.c framework/jsonstr.c framework/util.c framework/shmem_pool.c \
 	framework/shmem_table.c framework/sockets.c framework/devstats.c framework/client.c \
 	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c framework/usercopy.c \
+	framework/unpriv.c \
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
@@ -44,11 +45,17 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 LIBA := $(B)/libublkfw.a
 LIBSO := $(B)/libublkfw.so.$(VERSION)
 CTL := $(B)/ublk-fw-ctl
+UDEV_HELPER := $(B)/ublk-fw-udev
+# The udev rule of unprivileged devices, naming the installed helper; the
+# tests use the same rule naming the built one (udev/test/).
+UDEV_RULE := $(B)/udev/99-ublk-fw.rules
+UDEV_TEST_RULE := $(B)/udev/test/99-ublk-fw.rules
 UNIT := $(B)/tests/unit-tests
 RAWNULL := $(B)/bench/raw-null
 LIBS := $(URING_LIBS) $(EV_LIBS) $(JSON_LIBS) -lpthread
 
-ALL := $(LIBA) $(LIBSO) $(CTL) $(B)/ublkfw.pc $(RAWNULL)
+ALL := $(LIBA) $(LIBSO) $(CTL) $(UDEV_HELPER) $(UDEV_RULE) $(UDEV_TEST_RULE) $(B)/ublkfw.pc \
+	$(RAWNULL)
 
 # Test programs that live with their tests (the kernel-level tests) bring
 # their own rules and add their binaries to ALL.
@@ -95,6 +102,17 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 # The tool links the static library: it uses internal (non-API) functions.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UDEV_HELPER): $(B)/tools/ublk-fw-udev.o $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UDEV_RULE): udev/99-ublk-fw.rules.in config.mk
+	@mkdir -p $(dir $@)
+	sed 's|@UDEV_HELPER@|$(LIBEXECDIR)/ublk-fw/ublk-fw-udev|' $< > $@
+
+$(UDEV_TEST_RULE): udev/99-ublk-fw.rules.in config.mk
+	@mkdir -p $(dir $@)
+	sed 's|@UDEV_HELPER@|$(abspath $(UDEV_HELPER))|' $< > $@
 
 # The benchmarks' baseline: a bare liburing ublk null server, no framework.
 $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
@@ -158,7 +176,7 @@ bench-smoke: all
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBEXECDIR)/ublk-fw $(DESTDIR)$(UDEVRULESDIR)
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libublkfw.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libublkfw.so.$(SOVERSION)
@@ -166,6 +184,8 @@ install: all
 	install -m 644 framework/include/ublkfw.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(B)/ublkfw.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(CTL) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(UDEV_HELPER) $(DESTDIR)$(LIBEXECDIR)/ublk-fw/
+	install -m 644 $(UDEV_RULE) $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 man/ublk-fw-ctl.8 $(DESTDIR)$(MANDIR)/man8/
@@ -173,12 +193,16 @@ install: all
 # its directories, /etc/ld.so.conf); a staged one (DESTDIR) leaves it alone.
 ifeq ($(DESTDIR),)
 	ldconfig || echo "make install: ldconfig failed: run it as root before using libublkfw.so"
+	if [ -S /run/udev/control ]; then udevadm control --reload && \
+		udevadm trigger --action=add --sysname-match=ublk-control; fi || \
+		echo "make install: udevadm failed: reload udev's rules before making unprivileged devices"
 endif
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libublkfw.a $(DESTDIR)$(LIBDIR)/libublkfw.so* \
 	      $(DESTDIR)$(INCLUDEDIR)/ublkfw.h $(DESTDIR)$(PKGCONFIGDIR)/ublkfw.pc \
 	      $(DESTDIR)$(BINDIR)/ublk-fw-ctl $(DESTDIR)$(MANDIR)/man8/ublk-fw-ctl.8 \
+	      $(DESTDIR)$(LIBEXECDIR)/ublk-fw/ublk-fw-udev $(DESTDIR)$(UDEVRULESDIR)/99-ublk-fw.rules \
 	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
 	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
 
@@ -190,4 +214,4 @@ distclean: clean
 	rm -rf tests/out
 
 -include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
-	$(RAWNULL).d $(TOOL_SRCS:%.c=$(B)/%.d)
+	$(RAWNULL).d $(TOOL_SRCS:%.c=$(B)/%.d) $(B)/tools/ublk-fw-udev.d

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,14 +101,16 @@ char *ublkfw_flags_str(uint64_t flags, char *buf, size_t len)
 
 int ublkfw_check_privileges(const char *prog)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "%s: must be run as root (ublk control commands need CAP_SYS_ADMIN)\n",
-			prog);
-		return -EPERM;
-	}
 	if (access(UBLKFW_CTRL_DEV, F_OK)) {
 		fprintf(stderr, "%s: " NO_CTRL_DEV_FMT "\n", prog, UBLKFW_CTRL_DEV);
 		return -ENODEV;
+	}
+	/* A normal user gets in where the udev rule of unprivileged devices
+	 * opened the control node to everyone; the kernel checks the rest. */
+	if (geteuid() != 0 && access(UBLKFW_CTRL_DEV, R_OK | W_OK)) {
+		fprintf(stderr, "%s: must be run as root: %s is root's only (with the ublk-fw udev rule installed, a normal user may make their own devices with --unprivileged)\n",
+			prog, UBLKFW_CTRL_DEV);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -151,20 +154,18 @@ void ublkfw_ctrl_close(struct ublkfw_ctrl *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-int ublkfw_ctrl_cmd(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
-		    uint16_t queue_id, void *buf, uint16_t len, uint64_t data0)
+static int ctrl_submit(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
+		       uint16_t queue_id, void *buf, uint16_t len, uint16_t path_len,
+		       uint64_t data0)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	struct ublksrv_ctrl_cmd *cmd;
 	int ret;
 
-	pthread_mutex_lock(&c->lock);
 	sqe = io_uring_get_sqe(&c->ring);
-	if (!sqe) {
-		ret = -EBUSY;
-		goto out;
-	}
+	if (!sqe)
+		return -EBUSY;
 	/* SQE128: zero the SQE and its 80-byte command area separately
 	 * (one 128-byte memset trips gcc's -Warray-bounds). */
 	memset(sqe, 0, sizeof(*sqe));
@@ -177,21 +178,88 @@ int ublkfw_ctrl_cmd(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
 	cmd->queue_id = queue_id;
 	cmd->addr = (uint64_t)(uintptr_t)buf;
 	cmd->len = len;
+	cmd->dev_path_len = path_len;
 	cmd->data[0] = data0;
 
 	do {
 		ret = io_uring_submit_and_wait(&c->ring, 1);
 	} while (ret == -EINTR);
 	if (ret < 0)
-		goto out;
+		return ret;
 	do {
 		ret = io_uring_wait_cqe(&c->ring, &cqe);
 	} while (ret == -EINTR);
 	if (ret < 0)
-		goto out;
+		return ret;
 	ret = cqe->res;
 	io_uring_cqe_seen(&c->ring, cqe);
-out:
+	return ret;
+}
+
+/* The command with the char device's path in front of its buffer, as the
+ * kernel wants it for an unprivileged device: it checks that the caller may
+ * open that node, then skips the path.  Output is copied back to buf. */
+static int ctrl_submit_with_path(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
+				 uint16_t queue_id, void *buf, uint16_t len, uint64_t data0)
+{
+	char path[32], *both;
+	uint16_t plen;
+	int ret;
+
+	plen = (uint16_t)snprintf(path, sizeof(path), "/dev/ublkc%u", dev_id);
+	both = malloc((size_t)plen + len);
+	if (!both)
+		return -ENOMEM;
+	memcpy(both, path, plen);
+	if (len)
+		memcpy(both + plen, buf, len);
+	ret = ctrl_submit(c, cmd_op, dev_id, queue_id, both, plen + len, plen, data0);
+	if (ret >= 0 && len)
+		memcpy(buf, both + plen, len);
+	/* no node: the device is gone, or going (its cdev goes first) */
+	if (ret == -ENOENT)
+		ret = -ENODEV;
+	free(both);
+	return ret;
+}
+
+/*
+ * Whether dev_id's commands carry its path (UBLK_F_UNPRIVILEGED_DEV).  A
+ * normal user can only reach unprivileged devices, so always.  Root asks
+ * GET_DEV_INFO2, which takes the path on every device, once per device
+ * (cached); without a node to name, the device is taken as root's own.
+ */
+static bool dev_wants_path(struct ublkfw_ctrl *c, uint32_t dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+
+	if (geteuid() != 0)
+		return true;
+	if (c->path_probed && c->path_dev == dev_id)
+		return c->path_unpriv;
+	memset(&info, 0, sizeof(info));
+	c->path_probed = true;
+	c->path_dev = dev_id;
+	c->path_unpriv = ctrl_submit_with_path(c, UBLK_U_CMD_GET_DEV_INFO2, dev_id, (uint16_t)-1,
+					       &info, sizeof(info), 0) >= 0 &&
+			 (info.flags & UBLK_F_UNPRIVILEGED_DEV);
+	return c->path_unpriv;
+}
+
+int ublkfw_ctrl_cmd(struct ublkfw_ctrl *c, unsigned int cmd_op, uint32_t dev_id,
+		    uint16_t queue_id, void *buf, uint16_t len, uint64_t data0)
+{
+	bool per_dev = dev_id != (uint32_t)-1 && cmd_op != UBLK_U_CMD_ADD_DEV &&
+		       cmd_op != UBLK_U_CMD_GET_FEATURES;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	if (cmd_op == UBLK_U_CMD_ADD_DEV)
+		c->path_probed = false;	/* an id may come back as another device */
+	if (per_dev && dev_wants_path(c, dev_id))
+		ret = ctrl_submit_with_path(c, cmd_op, dev_id, queue_id, buf, len, data0);
+	else
+		ret = ctrl_submit(c, cmd_op, dev_id, queue_id, buf, len, 0, data0);
 	if (ret < 0) {
 		if (dev_id == (uint32_t)-1)
 			snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s",
@@ -202,6 +270,19 @@ out:
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ret;
+}
+
+const char *ublkfw_ctrl_dev_error(const struct ublkfw_ctrl *c, int id, int ret, char *buf,
+				  size_t len)
+{
+	if (ret == -ENODEV)
+		snprintf(buf, len, "no ublk device with id %d (see ublk-fw-ctl list)", id);
+	else if (ret == -EACCES || ret == -EPERM)
+		snprintf(buf, len, "device %d is not yours: only root and the user who made it may act on it",
+			 id);
+	else
+		snprintf(buf, len, "%s", c->errmsg);
+	return buf;
 }
 
 int ublkfw_ctrl_get_features(struct ublkfw_ctrl *c, uint64_t *features)

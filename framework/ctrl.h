@@ -17,10 +17,14 @@ struct ublkfw_ctrl {
 	int fd;
 	struct io_uring ring;
 	pthread_mutex_t lock;
+	/* whether path_dev is unprivileged (its commands carry its path) */
+	bool path_probed, path_unpriv;
+	uint32_t path_dev;
 	char errmsg[160];	/* "ADD_DEV (dev 3): File exists" after a failure */
 };
 
-/* Root and /dev/ublk-control, or a one-line message on stderr and -errno. */
+/* /dev/ublk-control, and root or a user it lets in (the udev rule of
+ * unprivileged devices); else a one-line message on stderr and -errno. */
 int ublkfw_check_privileges(const char *prog);
 int ublkfw_ctrl_open(struct ublkfw_ctrl *c);
 void ublkfw_ctrl_close(struct ublkfw_ctrl *c);
@@ -39,6 +43,12 @@ int ublkfw_ctrl_set_params(struct ublkfw_ctrl *c, uint32_t dev_id, struct ublk_p
 int ublkfw_ctrl_get_params(struct ublkfw_ctrl *c, uint32_t dev_id, struct ublk_params *p);
 int ublkfw_ctrl_get_queue_affinity(struct ublkfw_ctrl *c, uint32_t dev_id,
 				   uint16_t q_id, cpu_set_t *set);
+
+/* What a failed command on device id means to a user, in buf: no such
+ * device, not theirs (EACCES/EPERM: root's, or another user's
+ * unprivileged device), or the command's own error.  Returns buf. */
+const char *ublkfw_ctrl_dev_error(const struct ublkfw_ctrl *c, int id, int ret, char *buf,
+				  size_t len);
 
 /* Feature bits and device states by name (NULL for unknown). */
 const char *ublkfw_feature_name(unsigned int bit);

@@ -287,6 +287,8 @@ static int add_device(struct ublkfw_dev *dev)
 		if (ret == -EEXIST)
 			ublkfw_err(dev, "device id %d is already in use: choose another -n ID or omit -n",
 				   dev->conf.req_id);
+		else if (ret == -EACCES && ublkfw_dev_is_unprivileged(dev))
+			ublkfw_err(dev, "ADD_DEV: the kernel's limit of unprivileged devices is reached (ublk_drv parameter ublks_max): delete one, or ask root to raise it");
 		else
 			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
 		return ret;
@@ -295,6 +297,9 @@ static int add_device(struct ublkfw_dev *dev)
 	dev->added = true;
 	ublkfw_daemon_notify(dev, "added");
 	ublkfw_daemon_open_log(dev);
+	ret = ublkfw_unpriv_wait_node(dev, 'c');
+	if (ret < 0)
+		return ret;
 
 	/* Read back what the kernel kept: it drops flags it does not know
 	 * and may lower the queue count or the buffer size. */
@@ -413,6 +418,9 @@ static int go_live(struct ublkfw_dev *dev)
 			ublkfw_err(dev, "%s", dev->ctrl.errmsg);
 			return ret;
 		}
+		ret = ublkfw_unpriv_wait_node(dev, 'b');
+		if (ret < 0)
+			return ret;
 	}
 	dev->started = true;
 	ret = ublkfw_sockets_start(dev);

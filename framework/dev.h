@@ -109,6 +109,19 @@ void ublkfw_dev_init(struct ublkfw_dev *dev, const struct ublkfw_target_ops *ops
  * Returns the exit status. */
 int ublkfw_dev_run(struct ublkfw_dev *dev);
 void ublkfw_dev_fill_params(const struct ublkfw_dev *dev, struct ublk_params *p);
+/* ---- unprivileged devices (unpriv.c) ---- */
+
+/* How long udev may take to give a user the nodes of their device. */
+#define UBLKFW_UDEV_WAIT_MS	10000
+bool ublkfw_dev_is_unprivileged(const struct ublkfw_dev *dev);
+/* Before ADD_DEV: root's devices privileged, a user's --unprivileged, and
+ * nothing the kernel drops or refuses for those; udev running.  0, or
+ * -errno with the reason logged. */
+int ublkfw_unpriv_check(struct ublkfw_dev *dev);
+/* An unprivileged device: wait until udev has given us /dev/ublk<kind><id>
+ * (kind 'c' after ADD_DEV, 'b' after START_DEV).  0, or -ETIMEDOUT logged. */
+int ublkfw_unpriv_wait_node(struct ublkfw_dev *dev, char kind);
+
 /* ---- user recovery (recover.c) ---- */
 
 /* --recovery MODE -> UBLK_F_* flags; 0 or -EINVAL. */

@@ -76,11 +76,17 @@ static bool user_copy_refused(struct ublkfw_dev *dev)
  * privileges, zero copy, the target and its filters, the size. */
 static int dev_check_and_open(struct ublkfw_dev *dev)
 {
-	if (ublkfw_check_privileges(dev->conf.prog))
+	char msg[512];
+
+	if (ublkfw_check_privileges(dev->conf.prog) || ublkfw_unpriv_check(dev))
 		return -1;
 	if (ublkfw_run_dir()[0] != '/') {
 		ublkfw_err(dev, "UBLKFW_RUN_DIR '%s' is not an absolute path: give one (a daemon works in /)",
 			   ublkfw_run_dir());
+		return -1;
+	}
+	if (ublkfw_run_dir_check(msg, sizeof(msg))) {
+		ublkfw_err(dev, "%s", msg);
 		return -1;
 	}
 	if (dev->conf.recover)

@@ -21,6 +21,7 @@ enum {
 	OPT_RECOVERY,
 	OPT_RECOVER,
 	OPT_USER_COPY,
+	OPT_UNPRIVILEGED,
 	OPT_LAYER_BASE = 0x1000,	/* + index in the layers' option table */
 };
 
@@ -38,6 +39,7 @@ static const struct option std_options[] = {
 	{ "recovery",	required_argument, NULL, OPT_RECOVERY },
 	{ "recover",	no_argument,	   NULL, OPT_RECOVER },
 	{ "user-copy",	no_argument,	   NULL, OPT_USER_COPY },
+	{ "unprivileged", no_argument,	   NULL, OPT_UNPRIVILEGED },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
 };
@@ -84,6 +86,9 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"                       ublk-fw-ctl recover runs)\n"
 		"      --user-copy      move data with reads and writes of /dev/ublkcN\n"
 		"                       (UBLK_F_USER_COPY): no buffer per idle tag\n"
+		"      --unprivileged   a normal user's own device (UBLK_F_UNPRIVILEGED_DEV):\n"
+		"                       only that user and root may open it; needs the\n"
+		"                       ublk-fw udev rule\n"
 		"      --shmem-zc       shared-memory zero copy (UBLK_F_SHMEM_ZC): clients may\n"
 		"                       register memfds on /run/ublk-fw/ID.sock\n"
 		"      --htlb PATH      register this hugetlbfs file at start (needs --shmem-zc)\n"
@@ -240,6 +245,9 @@ static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned i
 		return 0;
 	case OPT_RECOVER:
 		dev->conf.recover = true;
+		return 0;
+	case OPT_UNPRIVILEGED:
+		dev->conf.flags_req |= UBLK_F_UNPRIVILEGED_DEV;
 		return 0;
 	case OPT_SHMEM_ZC:
 		dev->conf.flags_req |= UBLK_F_SHMEM_ZC;

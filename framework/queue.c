@@ -199,20 +199,24 @@ void ublkfw_io_complete_async(struct ublkfw_io *io, int result)
 	struct io_slot *s = ublkfw_io_slot(io);
 	struct ublkfw_queue *q = io->queue;
 
-	pthread_mutex_lock(&q->remote_lock);
-	if (s->remote_queued) {
+	struct io_slot *head;
+
+	if (atomic_exchange_explicit(&s->remote_queued, true, memory_order_acquire)) {
 		/* Linking it again would make the list point at itself and the
 		 * queue thread spin: the first completion stands. */
-		pthread_mutex_unlock(&q->remote_lock);
 		ublkfw_err(q->dev, "queue %u tag %u: ublkfw_io_complete_async() twice (bug in target): the second is ignored",
 			   q->id, io->tag);
 		return;
 	}
-	s->remote_queued = true;
 	s->remote_result = result;
-	s->remote_next = q->remote_head;
-	q->remote_head = s;
-	pthread_mutex_unlock(&q->remote_lock);
+	/* Push: the queue thread only ever takes the whole list, so there is
+	 * no ABA to fear. */
+	head = atomic_load_explicit(&q->remote_head, memory_order_relaxed);
+	do {
+		s->remote_next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&q->remote_head, &head, s,
+							memory_order_release,
+							memory_order_relaxed));
 	ev_async_send(q->loop, &q->async_w);
 }
 
@@ -365,15 +369,14 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	pthread_mutex_lock(&q->remote_lock);
-	list = q->remote_head;
-	q->remote_head = NULL;
-	for (struct io_slot *s = list; s; s = s->remote_next)
-		s->remote_queued = false;
-	pthread_mutex_unlock(&q->remote_lock);
+	list = atomic_exchange_explicit(&q->remote_head, NULL, memory_order_acquire);
 	for (; list; list = next) {
+		int result = list->remote_result;
+
 		next = list->remote_next;
-		ublkfw_io_complete(&list->io, list->remote_result);
+		/* off the list before the tag may be completed again */
+		atomic_store_explicit(&list->remote_queued, false, memory_order_release);
+		ublkfw_io_complete(&list->io, result);
 	}
 }
 
@@ -561,7 +564,6 @@ int ublkfw_queue_start(struct ublkfw_queue *q)
 	sigset_t all, old;
 	int ret;
 
-	pthread_mutex_init(&q->remote_lock, NULL);
 	atomic_init(&q->stop_req, false);
 	/* Signals belong to the main thread's loop: queue threads block them all. */
 	sigfillset(&all);
@@ -595,5 +597,4 @@ void ublkfw_queue_join(struct ublkfw_queue *q)
 		ev_loop_destroy(q->loop);
 		q->loop = NULL;
 	}
-	pthread_mutex_destroy(&q->remote_lock);
 }

@@ -50,7 +50,7 @@ struct io_slot {
 	int uc_result;			/* user copy: the result to commit after IO_COPY_OUT */
 	int remote_result;		/* ublkfw_io_complete_async() */
 	struct io_slot *remote_next;
-	bool remote_queued;		/* on remote_head's list (under remote_lock) */
+	atomic_bool remote_queued;	/* on remote_head's list */
 };
 
 static inline struct io_slot *ublkfw_io_slot(const struct ublkfw_io *io)
@@ -90,8 +90,9 @@ struct ublkfw_queue {
 	unsigned int nr_files;		/* fixed-file slots in use */
 	atomic_bool stop_req;		/* main thread asks the loop to end */
 
-	pthread_mutex_t remote_lock;
-	struct io_slot *remote_head;
+	/* ublkfw_io_complete_async()'s list: pushed by any thread (CAS),
+	 * taken whole by the queue thread (exchange); no lock */
+	_Atomic(struct io_slot *) remote_head;
 
 	void *priv;
 	char *filter_area;		/* the filters' per-queue areas (filter.h) */

@@ -66,12 +66,8 @@ int ublkfw_recover_check(struct ublkfw_ctrl *c, int id, struct ublksrv_ctrl_dev_
 {
 	int ret = ublkfw_ctrl_get_info(c, id, info);
 
-	if (ret == -ENODEV) {
-		snprintf(why, len, "no ublk device with id %d (see ublk-fw-ctl list)", id);
-		return ret;
-	}
 	if (ret < 0) {
-		snprintf(why, len, "%s", c->errmsg);
+		ublkfw_ctrl_dev_error(c, id, ret, why, len);
 		return ret;
 	}
 	if (!(info->flags & UBLK_F_USER_RECOVERY)) {

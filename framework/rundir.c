@@ -20,18 +20,39 @@
 #include "dev.h"
 #include "rundir.h"
 
+/*
+ * Root's devices: /run/ublk-fw.  A normal user's (unprivileged devices):
+ * $XDG_RUNTIME_DIR/ublk-fw, or /run/ublk-fw/<uid> when there is no login
+ * session (root makes that one: /run/ublk-fw is root's).
+ */
 const char *ublkfw_run_dir(void)
 {
-	const char *d = getenv("UBLKFW_RUN_DIR");
+	static __thread char dir[512];
+	const char *d = getenv("UBLKFW_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
 
-	return d && *d ? d : UBLKFW_RUN_DIR_DEFAULT;
+	if (d && *d)
+		return d;
+	if (geteuid() == 0)
+		return UBLKFW_RUN_DIR_DEFAULT;
+	if (xdg && xdg[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/ublk-fw", xdg);
+	else
+		snprintf(dir, sizeof(dir), UBLKFW_RUN_DIR_DEFAULT "/%u", (unsigned int)geteuid());
+	return dir;
+}
+
+/* Root's is 0755 (list for everyone); a user's 0700: nobody else may reach
+ * its sockets and files. */
+static mode_t run_dir_mode(void)
+{
+	return geteuid() == 0 ? 0755 : 0700;
 }
 
 int ublkfw_run_dir_make(void)
 {
-	/* 0755 whatever the umask (a daemon's is 077), if we make it */
-	if (!mkdir(ublkfw_run_dir(), 0755))
-		return chmod(ublkfw_run_dir(), 0755) ? -errno : 0;
+	/* whatever the umask (a daemon's is 077), if we make it */
+	if (!mkdir(ublkfw_run_dir(), run_dir_mode()))
+		return chmod(ublkfw_run_dir(), run_dir_mode()) ? -errno : 0;
 	return errno == EEXIST ? 0 : -errno;
 }
 
@@ -55,6 +76,76 @@ int ublkfw_run_dir_open(void)
 	if (errno == ENOTDIR && !lstat(dir, &sb) && S_ISLNK(sb.st_mode))
 		return -ELOOP;
 	return -errno;
+}
+
+static bool have_session_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *d = getenv("UBLKFW_RUN_DIR");
+
+	return (d && *d) || (xdg && xdg[0] == '/');
+}
+
+/* What is wrong with the run directory as it stands (lstat: no symlink is
+ * followed), in msg; 0 when nothing is. */
+static int run_dir_wrong(const char *dir, const struct stat *sb, char *msg, size_t len)
+{
+	if (S_ISLNK(sb->st_mode)) {
+		snprintf(msg, len, "the run directory %s is a symlink: remove it", dir);
+		return -ELOOP;
+	}
+	if (sb->st_uid != geteuid()) {
+		snprintf(msg, len, "the run directory %s belongs to uid %u, not to you (uid %u): remove it or give UBLKFW_RUN_DIR",
+			 dir, (unsigned int)sb->st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	if (!S_ISDIR(sb->st_mode)) {
+		snprintf(msg, len, "the run directory %s is not a directory: remove it", dir);
+		return -ENOTDIR;
+	}
+	if (sb->st_mode & 022) {
+		snprintf(msg, len, "the run directory %s is writable by others (mode %o): anything may be planted in it; remove it",
+			 dir, (unsigned int)(sb->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int ublkfw_run_dir_check(char *msg, size_t len)
+{
+	const char *dir = ublkfw_run_dir();
+	struct stat sb;
+	int ret = ublkfw_run_dir_make(), dfd;
+
+	if (ret && !lstat(dir, &sb))
+		ret = 0;	/* there, but not ours to make: say why below */
+	if (ret == -EACCES || ret == -ENOENT) {
+		if (geteuid() != 0 && !have_session_dir())
+			snprintf(msg, len, "no run directory %s: set XDG_RUNTIME_DIR (a login session has one) or have root make it: install -d -m 0700 -o %u -g %u %s",
+				 dir, (unsigned int)geteuid(), (unsigned int)getegid(), dir);
+		else
+			snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (ret || lstat(dir, &sb)) {
+		ret = ret ? ret : -errno;
+		snprintf(msg, len, "cannot make the run directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	ret = run_dir_wrong(dir, &sb, msg, len);
+	if (ret)
+		return ret;
+	/* a user's: nobody else may even look in */
+	if (geteuid() != 0 && (sb.st_mode & 077)) {
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0 || fchmod(dfd, 0700)) {
+			ret = -errno;
+			snprintf(msg, len, "cannot make the run directory %s private (chmod 0700): %s",
+				 dir, strerror(errno));
+		}
+		if (dfd >= 0)
+			close(dfd);
+	}
+	return ret;
 }
 
 /* Every "<id>.<suffix>" of the run directory, once the device is gone: the

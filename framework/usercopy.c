@@ -37,9 +37,6 @@ const char *ublkfw_uc_refusal(uint64_t flags_req, uint64_t features)
 	if (flags_req & UBLK_F_SHMEM_ZC)
 		return "cannot be combined with --shmem-zc (zero-copy requests need the copy-mode "
 		       "data path): choose one";
-	if (flags_req & UBLK_F_UNPRIVILEGED_DEV)
-		return "the kernel refuses it on unprivileged devices (it would let their owner "
-		       "reach any request's pages): run the device as root, or leave out --user-copy";
 	if (!(features & UBLK_F_USER_COPY))
 		return "this kernel's ublk driver has no UBLK_F_USER_COPY (it needs Linux 6.5 or "
 		       "later): leave out --user-copy";

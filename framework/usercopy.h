@@ -47,8 +47,9 @@ static inline uint64_t ublkfw_uc_pos(unsigned int q_id, unsigned int tag)
 }
 
 /* The refusal of --user-copy for this request and these kernel features:
- * NULL when it may go ahead, else the one-line reason and what to do.
- * Every rule of the mode's combinations lives here. */
+ * NULL when it may go ahead, else the one-line reason and what to do.  The
+ * mode's rules live here but one: on an unprivileged device it is refused
+ * with the other flags the kernel refuses them (unpriv.c). */
 const char *ublkfw_uc_refusal(uint64_t flags_req, uint64_t features);
 
 /* The pool of a queue whose q->bufs is set; 0 or -ENOMEM. */

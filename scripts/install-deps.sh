@@ -8,7 +8,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config liburing-dev libev-dev libcriterion-dev libjson-c-dev"
-TEST_PKGS="clang libclang-rt-14-dev fio jq python3 e2fsprogs xfsprogs util-linux qemu-system-x86 busybox-static cpio kmod xz-utils gzip procps gnuplot-nox file groff-base"
+TEST_PKGS="clang libclang-rt-14-dev udev fio jq python3 e2fsprogs xfsprogs util-linux qemu-system-x86 busybox-static cpio kmod xz-utils gzip procps gnuplot-nox file groff-base"
 KERNEL_PKGS="flex bison bc libelf-dev libssl-dev dwarves perl rsync gcc make libc6-dev patch xz-utils"
 
 case "${1:-all}" in

@@ -141,4 +141,19 @@ else
 	pass "make install DESTDIR=... does not run ldconfig"
 fi
 
+# ---- a staged install has what unprivileged devices need ---------------------
+if "${MAKE:-make}" -s install DESTDIR="$TMP/stage" > "$TMP/install.log" 2>&1; then
+	pass "make install DESTDIR=... succeeds"
+else
+	fail "make install DESTDIR=... failed" "$(tail -5 "$TMP/install.log")"
+fi
+rule="$TMP/stage$(sed -n 's/^UDEVRULESDIR := //p' config.mk)/99-ublk-fw.rules"
+helper="$(sed -n 's/^LIBEXECDIR := //p' config.mk)/ublk-fw/ublk-fw-udev"
+if [ -x "$TMP/stage$helper" ] && grep -q "RUN+=\"$helper %k\"" "$rule" 2>/dev/null &&
+   grep -q 'KERNEL=="ublk-control", MODE="0666"' "$rule"; then
+	pass "make install puts the udev rule in place, naming the installed helper $helper"
+else
+	fail "make install: no udev rule naming an installed $helper" "$(cat "$rule" 2>&1)"
+fi
+
 finish

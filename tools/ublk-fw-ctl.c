@@ -177,14 +177,13 @@ static int del_one(struct ublkfw_ctrl *c, int id)
 	pid_t pid = -1;
 	int ret;
 
+	char why[160];
+
 	ret = ublkfw_ctrl_get_info(c, id, &info);
-	if (ret == -ENODEV) {
+	if (ret == -ENODEV)
 		ublkfw_state_remove(id);
-		fprintf(stderr, PROG ": del: no ublk device with id %d (see " PROG " list)\n", id);
-		return 1;
-	}
 	if (ret < 0) {
-		fprintf(stderr, PROG ": del: %s\n", c->errmsg);
+		fprintf(stderr, PROG ": del: %s\n", ublkfw_ctrl_dev_error(c, id, ret, why, sizeof(why)));
 		return 1;
 	}
 	if (info.ublksrv_pid > 0) {
@@ -270,8 +269,14 @@ static int cmd_del(int argc, char **argv)
 	if (all) {
 		int ids[1024], n = ctl_list_ids(ids, 1024);
 
-		for (int i = 0; i < n; i++)
-			ret |= del_one(&c, ids[i]);
+		for (int i = 0; i < n; i++) {
+			struct ublksrv_ctrl_dev_info info;
+			int r = ublkfw_ctrl_get_info(&c, ids[i], &info);
+
+			/* a user's --all is their own devices (root's: all) */
+			if (r != -EACCES && r != -EPERM)
+				ret |= del_one(&c, ids[i]);
+		}
 	} else {
 		ret = del_one(&c, id);
 	}
@@ -371,9 +376,10 @@ static int list_one(struct ublkfw_ctrl *c, int id, bool json, bool first)
 	bool have_state, have_stats;
 	const char *state;
 	char flags[512], sz[32], *stats;
+	int ret = ublkfw_ctrl_get_info(c, id, &info);
 
-	if (ublkfw_ctrl_get_info(c, id, &info) < 0)
-		return -1;
+	if (ret < 0)
+		return ret;
 	if (ublkfw_ctrl_get_params(c, id, &p) >= 0 && (p.types & UBLK_PARAM_TYPE_BASIC)) {
 		size = p.basic.dev_sectors << 9;
 		lbs = 1U << p.basic.logical_bs_shift;
@@ -459,10 +465,14 @@ static int cmd_list(int argc, char **argv)
 		printf("%-4s %-8s %-8s %-6s %-6s %-8s %-8s %-20s %s\n", "ID", "STATE", "SIZE",
 		       "QUEUES", "DEPTH", "TARGET", "PID", "ZC/COPY/REJECTED", "FLAGS");
 	for (int i = 0; i < n; i++) {
-		if (list_one(&c, ids[i], json, shown == 0) == 0) {
+		char why[160];
+		int err = list_one(&c, ids[i], json, shown == 0);
+
+		if (!err) {
 			shown++;
 		} else if (id >= 0) {
-			fprintf(stderr, PROG ": list: no ublk device with id %d\n", id);
+			fprintf(stderr, PROG ": list: %s\n",
+				ublkfw_ctrl_dev_error(&c, id, err, why, sizeof(why)));
 			ret = 1;
 		}
 	}

@@ -10,7 +10,8 @@
 # twice.  Each case must end, within 20 s, with a non-zero exit and one line
 # on stderr that starts with "ublk-fw-ctl: ", names the option or the value
 # (or the file) and says what to do; and must leave nothing behind: no
-# device, no file in /run/ublk-fw.  The summary counts cases, crashes,
+# device, no file in /run/ublk-fw (nor in a user's run directory).  Last,
+# a second user against a normal user's unprivileged device.  The summary counts cases, crashes,
 # hangs, unclear messages and leftovers; all but cases must be 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -21,8 +22,10 @@ CASES=0 CRASHES=0 HANGS=0 UNCLEAR=0 LEFTOVERS=0
 # Devices and run files, by shell globs (no process: this runs per case).
 leftovers() {
 	_l=""
-	for _f in /dev/ublkc* /run/ublk-fw/*; do
-		case $_f in */dead-*.log | "/dev/ublkc*" | "/run/ublk-fw/*") ;; *) _l="$_l $_f" ;; esac
+	for _f in /dev/ublkc* /run/ublk-fw/* /run/user/*/ublk-fw/*; do
+		case $_f in */dead-*.log | "/dev/ublkc*" | "/run/ublk-fw/*" | "/run/user/*/ublk-fw/*") ;;
+		*) _l="$_l $_f" ;;
+		esac
 	done
 	printf '%s' "$_l"
 }
@@ -130,6 +133,51 @@ bad "stripe: the same file under a symlink" "same file" "$CTL" add -t stripe $W/
 bad "stripe: one leg" "at least 2" "$CTL" add -t stripe $W/a.img
 bad "loop: two files" "$W/b.img" "$CTL" add -t loop $W/a.img $W/b.img
 bad "memory without a size" "-s" "$CTL" add -t memory
+
+# ---- a second user against an unprivileged device ---------------------------
+. "$(dirname "$0")/unpriv-lib.sh"
+URUN=/run/user/$OWNER/ublk-fw
+unpriv_setup_check
+if id=$(owner_add -t memory -s 16M) && [ -n "$id" ]; then
+	BASE0=$BASE
+	BASE=$(leftovers)	# the owner's device is meant to be there
+	bad "second user: del of the owner's device" "device $id is not yours" \
+		$AS_OTHER "$CTL" del -n $id
+	bad "second user: list -n of the owner's device" "device $id is not yours" \
+		$AS_OTHER "$CTL" list -n $id
+	bad "second user: recover -n of the owner's device" "device $id is not yours" \
+		$AS_OTHER "$CTL" recover -n $id
+	bad "second user: stats -n of the owner's device" "$id" \
+		$AS_OTHER "$CTL" stats -n $id
+	bad "second user: add with the owner's id" "device id $id is already in use" \
+		$AS_OTHER "$CTL" add --unprivileged -n $id -t null -s 16M
+	bad "second user: a server in the owner's run directory" "$URUN" \
+		$AS_OTHER env UBLKFW_RUN_DIR=$URUN "$CTL" add --unprivileged -t null -s 16M
+	bad "second user: the owner's run directory for list" "device $id is not yours" \
+		$AS_OTHER env UBLKFW_RUN_DIR=$URUN "$CTL" list -n $id
+	bad "second user: add without --unprivileged" "--unprivileged" \
+		$AS_OTHER "$CTL" add -t null -s 16M
+	bad "second user: add --unprivileged --recovery" "--recovery" \
+		$AS_OTHER "$CTL" add --unprivileged --recovery requeue -t null -s 16M
+	bad "second user: add --unprivileged --recover" "--recover" \
+		$AS_OTHER "$CTL" add --unprivileged --recover -n $id -t null -s 16M
+	check "second user: cannot open the owner's /dev/ublkb$id" \
+		not as_user $OTHER dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 iflag=direct
+	check "second user: cannot open the owner's /dev/ublkc$id" \
+		not as_user $OTHER dd if=/dev/ublkc$id of=/dev/null bs=4k count=1
+	check "second user: cannot reach the owner's sockets" sh -c "
+		! setpriv --reuid=$OTHER --regid=$OTHER --clear-groups -- python3 -c '$UNIX_CONNECT' $URUN/$id.ctl &&
+		! setpriv --reuid=$OTHER --regid=$OTHER --clear-groups -- python3 -c '$UNIX_CONNECT' $URUN/$id.sock"
+	check "second user: cannot read the owner's run files" not as_user $OTHER cat $URUN/$id.json
+	check "second user: the owner's device is still LIVE" \
+		sh -c "[ \"\$('$CTL' list -n $id --json | jq -r '.[0].state')\" = LIVE ]"
+	as_user $OWNER "$CTL" del -n $id > /dev/null
+	BASE=$BASE0
+	check "second user: nothing left after the owner's del" test "$(leftovers)" = "$BASE"
+else
+	fail "second user: the owner's add --unprivileged -t memory"
+fi
+unpriv_teardown
 
 say "     badinput: cases $CASES, crashes $CRASHES, hangs $HANGS, unclear $UNCLEAR, leftovers $LEFTOVERS"
 check "badinput: $CASES cases, 0 crashes ($CRASHES)" test "$CRASHES" = 0

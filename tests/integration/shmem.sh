@@ -187,7 +187,8 @@ if id=$(add_dev -t loop --shmem-zc --htlb $HF --recovery reissue $W/rec.img); th
 		--direct=1 --size=32M --verify=crc32c --do_verify=0 --mem=mmaphuge:$HF \
 		--output-format=json --output=$W/zw.json > /dev/null 2>&1 &
 	f=$!
-	sleep 1
+	# fio's zero-copy writes have begun (a loaded guest may take seconds)
+	i=0; while [ "$(stat_of $id zc_ios)" = 0 ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.1; done
 	zc_before=$(stat_of $id zc_ios)
 	check "recovery: zero copy before the kill ($zc_before > 0)" test "$zc_before" -gt 0
 	check "recovery: kill -9 the server during fio's zero-copy writes" kill9 $id
@@ -199,6 +200,8 @@ if id=$(add_dev -t loop --shmem-zc --htlb $HF --recovery reissue $W/rec.img); th
 		grep -q "unregistered the 2 shared-memory buffers of the dead server" /run/ublk-fw/$id.log
 	check "recovery: and registered --htlb anew" sh -c \
 		"grep 'registered as buffer' /run/ublk-fw/$id.log | tail -1 | grep -q 'buffer 0'"
+	# a pin of I/O still completing is let go within a moment
+	i=0; while [ $(($(pinned) - base)) != 1024 ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
 	check "recovery: only the --htlb file is pinned now ($(($(pinned) - base)) pages)" \
 		test $(($(pinned) - base)) = 1024
 	echo >&7; exec 7>&-

@@ -225,7 +225,7 @@ expect_error "loop: read-only file opened read-write" "cannot be opened read-wri
 	"$CTL" add -t loop $W/ro.img
 expect_error "memory: no size" "give the RAM disk's size" "$CTL" add -t memory
 # its data lives in the run directory's tmpfs: not more than that has free
-mkdir -p $W/smallrun && mount -t tmpfs -o size=8M none $W/smallrun
+mkdir -p $W/smallrun && mount -t tmpfs -o size=8M,mode=0755 none $W/smallrun
 expect_error "memory: larger than the run directory has room for" \
 	"$W/smallrun/[0-9]*.mem has room for 8 MiB, the device needs 64 MiB: give a smaller -s" \
 	env UBLKFW_RUN_DIR=$W/smallrun "$CTL" add -t memory -s 64M

@@ -5,6 +5,7 @@
  * the target is given and the COMMIT_AND_FETCH SQE its completion produces.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <criterion/redirect.h>
 
 #include "fake_queue.h"
@@ -160,6 +161,68 @@ Test(dispatch, async_completion_twice_is_refused, .init = setup_quiet)
 	fflush(stderr);
 	cr_expect_stderr_eq_str("unit: fake: queue 0 tag 1: ublkfw_io_complete_async() twice (bug in target): "
 				"the second is ignored\n");
+}
+
+/* Completions from several threads at once, many rounds: each round's
+ * list, taken whole as the queue thread does, has every tag exactly once
+ * (the push is a compare-and-swap, not a lock). */
+struct pusher {
+	pthread_barrier_t *go;
+	struct ublkfw_io *io;
+	int rounds;
+};
+
+static void *push_rounds(void *arg)
+{
+	struct pusher *p = arg;
+
+	for (int r = 0; r < p->rounds; r++) {
+		pthread_barrier_wait(p->go);	/* all push together */
+		ublkfw_io_complete_async(p->io, r);
+		pthread_barrier_wait(p->go);	/* the list is taken */
+		pthread_barrier_wait(p->go);	/* and reset */
+	}
+	return NULL;
+}
+
+Test(dispatch, async_completions_from_many_threads_all_arrive)
+{
+	enum { ROUNDS = 2000 };
+	struct pusher p[FAKE_DEPTH];
+	pthread_t th[FAKE_DEPTH];
+	pthread_barrier_t go;
+	int bad = 0;
+
+	cr_assert_eq(pthread_barrier_init(&go, NULL, FAKE_DEPTH + 1), 0);
+	for (int t = 0; t < FAKE_DEPTH; t++) {
+		struct io_slot *s = ublkfw_queue_slot(&q, t);
+
+		s->io.queue = &q;
+		s->io.tag = t;
+		p[t] = (struct pusher){ &go, &s->io, ROUNDS };
+		cr_assert_eq(pthread_create(&th[t], NULL, push_rounds, &p[t]), 0);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		unsigned int seen_tags = 0;
+		struct io_slot *list;
+
+		pthread_barrier_wait(&go);
+		pthread_barrier_wait(&go);
+		list = atomic_exchange(&q.remote_head, NULL);
+		for (; list; list = list->remote_next) {
+			if (seen_tags & (1U << list->io.tag) || list->remote_result != r)
+				bad++;
+			seen_tags |= 1U << list->io.tag;
+			atomic_store(&list->remote_queued, false);
+		}
+		if (seen_tags != (1U << FAKE_DEPTH) - 1)
+			bad++;
+		pthread_barrier_wait(&go);
+	}
+	for (int t = 0; t < FAKE_DEPTH; t++)
+		pthread_join(th[t], NULL);
+	pthread_barrier_destroy(&go);
+	cr_expect_eq(bad, 0, "%d of %d rounds lost or repeated a completion", bad, ROUNDS);
 }
 
 Test(dispatch, io_private_areas_are_aligned_and_distinct)

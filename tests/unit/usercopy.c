@@ -131,7 +131,6 @@ Test(usercopy, refusals_name_the_problem)
 	cr_expect(strstr(ublkfw_uc_refusal(uc, 0), "no UBLK_F_USER_COPY") != NULL);
 	cr_expect(strstr(ublkfw_uc_refusal(uc | UBLK_F_SHMEM_ZC, uc | UBLK_F_SHMEM_ZC),
 			 "--shmem-zc") != NULL);
-	cr_expect(strstr(ublkfw_uc_refusal(uc | UBLK_F_UNPRIVILEGED_DEV, uc), "unprivileged") != NULL);
 }
 
 Test(usercopy, fetch_and_commit_carry_no_buffer)
