@@ -30,7 +30,8 @@ DEPFLAGS = -MMD -MP
 LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
 	framework/options.c framework/state.c framework/rundir.c framework/jsonstr.c framework/util.c framework/shmem_pool.c \
 	framework/shmem_table.c framework/sockets.c framework/devstats.c framework/client.c \
-	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c framework/unpriv.c \
+	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c framework/usercopy.c \
+	framework/unpriv.c \
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \

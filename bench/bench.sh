@@ -3,11 +3,16 @@
 #
 # bench.sh - `make bench` and `make bench-smoke`.
 #
-#   bench/bench.sh            the full benchmark: 8 fio jobs x 11 devices,
-#                             3 repeats of 5 s, interleaved; ~35 min in the guest
+#   bench/bench.sh            the full benchmark: 8 fio jobs x 14 devices,
+#                             3 repeats of 5 s, interleaved; ~40 min in the guest
 #   bench/bench.sh --smoke    the same harness in 1-second mode (1 repeat, 3 jobs,
 #                             every device kind); used by `make check`
-#   options: --repeats N --runtime S (override), --keep-going
+#   options: --repeats N --runtime S (override), --keep-going,
+#            --devices "D1 D2" --jobs "J1 J2" (a part of the matrix: see
+#            bench/measure.sh; e.g. the user-copy pairs:
+#            --devices "fw-null fw-null-uc fw-mem fw-mem-uc"
+#            --jobs "rr4k_qd32 sr1m_qd8 sw1m_qd8"; its report goes to
+#            bench/results/part/)
 #
 # Measures natively when this machine has ublk with UBLK_F_SHMEM_ZC (root,
 # /dev/ublk-control), else in ONE boot of the test guest on our patched kernel
@@ -27,13 +32,15 @@ TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$TOP" || exit 1
 CTL=$TOP/build/ublk-fw-ctl
 
-SMOKE=0 REPEATS="" RUNTIME=""
+SMOKE=0 REPEATS="" RUNTIME="" DEVICES="" JOBS=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke)	SMOKE=1; shift ;;
 	--repeats)	REPEATS=$2; shift 2 ;;
 	--runtime)	RUNTIME=$2; shift 2 ;;
-	-h|--help)	sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--devices)	DEVICES=$2; shift 2 ;;
+	--jobs)		JOBS=$2; shift 2 ;;
+	-h|--help)	sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*)		echo "bench: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -45,10 +52,14 @@ else
 	NAME=bench RESULTS=$TOP/bench/results SIZE_MB=256 TMO=4500
 	REPEATS=${REPEATS:-3} RUNTIME=${RUNTIME:-5}
 fi
+# a part of the matrix does not overwrite the whole one's report
+[ -n "$DEVICES$JOBS" ] && [ $SMOKE = 0 ] && RESULTS=$TOP/bench/results/part
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- framework targets tools bench 2>/dev/null || REV="$REV+changes"
 ARGS=(--repeats "$REPEATS" --runtime "$RUNTIME" --size "$SIZE_MB" --rev "$REV")
 [ $SMOKE = 1 ] && ARGS+=(--smoke)
+[ -n "$DEVICES" ] && ARGS+=(--devices "$DEVICES")
+[ -n "$JOBS" ] && ARGS+=(--jobs "$JOBS")
 
 for f in "$CTL" build/bench/raw-null; do
 	[ -x "$f" ] || { echo "bench: $f is missing: run make first" >&2; exit 1; }
@@ -74,7 +85,8 @@ if native_ok; then
 else
 	DATA=$TOP/tests/out/vm/$NAME/data
 	# null_blk and brd are built into the patched kernel: configured here.
-	# Memory: 4 x SIZE of RAM disks and tmpfs files + 32 MiB of huge pages.
+	# Memory: 6 x SIZE of RAM disks and tmpfs files (brd, two memory targets,
+	# three loop backings) + 32 MiB of huge pages.
 	APPEND="null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.submit_queues=2"
 	APPEND="$APPEND brd.rd_nr=1 brd.rd_size=$((SIZE_MB * 1024))"
 	echo "bench: in the test guest (patched kernel; waits for kernel/build.sh if it is building)"
@@ -101,12 +113,15 @@ else
 	ko "raw results in $DATA"
 fi
 J=$RESULTS/results.json
+ratio=ublk-fw\ null\ /\ raw-null
+[ -n "$DEVICES" ] && ratio=""	# a part of the matrix: whatever pairs it has
 chk "results.md has the goals and ratio tables" \
-	sh -c "grep -q '^### Goals' '$RESULTS/results.md' && grep -q '^| ublk-fw null / raw-null |' '$RESULTS/results.md'"
+	sh -c "grep -q '^### Goals' '$RESULTS/results.md' && grep -q '^| $ratio' '$RESULTS/results.md'"
 chk "results.json parses (jq)" jq -e .meta "$J"
 chk "chart.png is a PNG image (file)" sh -c "file -b '$RESULTS/chart.png' | grep -q '^PNG image data'"
 devs=$(jq -r '.meta.devices | keys[]' "$J" 2>/dev/null)
-want=$(sed -n 's/^ALL_DEVICES="\(.*\)"$/\1/p' bench/measure.sh | tr ' ' '\n' | sort)
+want=${DEVICES:-$(sed -n 's/^ALL_DEVICES="\(.*\)"$/\1/p' bench/measure.sh)}
+want=$(echo "$want" | tr ' ' '\n' | grep . | sort)
 [ -n "$want" ] && [ "$(echo "$devs" | sort)" = "$want" ] &&
 	ok "all $(echo "$want" | grep -c .) device kinds set up" ||
 	ko "all device kinds set up (want: $(echo $want); got: $(echo $devs))"
@@ -114,10 +129,14 @@ for d in $devs; do
 	chk "$d: every job measured (IOPS > 0)" \
 		jq -e --arg d "$d" '(.meta.jobs | length) as $n | [.results[$d][] | .median.iops // 0 | select(. > 0)] | length == $n' "$J"
 done
-for d in fw-mem-zc fw-loop-zc; do
+for d in $(echo "$devs" | grep -- '-uc$'); do
+	chk "$d: the device has UBLK_F_USER_COPY" \
+		jq -e --arg d "$d" '.meta.devices[$d].server.flag_names | index("USER_COPY") != null' "$J"
+done
+for d in $(echo "$devs" | grep -x -e fw-mem-zc -e fw-loop-zc); do
 	chk "$d: zero-copy I/Os counted by the server (zc_ios > 0)" jq -e --arg d "$d" '.zc_ios_total[$d] > 0' "$J"
 done
-for d in fw-mem-hp fw-loop-hp; do
+for d in $(echo "$devs" | grep -x -e fw-mem-hp -e fw-loop-hp); do
 	chk "$d: copy mode really copied (zc_ios = 0)" \
 		jq -e --arg d "$d" '[.results[$d][] | .median.zc_ios // 0] | add == 0' "$J"
 done

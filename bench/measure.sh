@@ -54,8 +54,9 @@ ALL_JOBS="rr4k_qd1 rr4k_qd32 rw4k_qd32 rr4k_2q sr128k_qd8 sw128k_qd8 sr1m_qd8 sw
 SMOKE_JOBS="rr4k_qd32 rr4k_2q sr1m_qd8"
 # Pairs sit next to each other: raw-null/fw-null, brd/fw-mem, kloop/fw-loop,
 # fw-loop/fw-loop-uring (its tmpfs file served by io_uring, --io uring),
-# copy/zero-copy.
-ALL_DEVICES="nullb raw-null fw-null brd fw-mem kloop fw-loop fw-loop-uring fw-mem-hp fw-mem-zc fw-loop-hp fw-loop-zc"
+# copy/zero-copy, copy/user copy (fw-null/fw-null-uc, fw-mem/fw-mem-uc:
+# --user-copy).
+ALL_DEVICES="nullb raw-null fw-null fw-null-uc brd fw-mem fw-mem-uc kloop fw-loop fw-loop-uring fw-mem-hp fw-mem-zc fw-loop-hp fw-loop-zc"
 [ -n "$JOBS" ] || { [ $SMOKE = 1 ] && JOBS=$SMOKE_JOBS || JOBS=$ALL_JOBS; }
 [ -n "$DEVICES" ] || DEVICES=$ALL_DEVICES
 
@@ -175,10 +176,15 @@ needs raw-null && start_raw raw-null -q 2 -s 1G
 # raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
 needs raw-null-defer && start_raw raw-null-defer -q 2 -s 1G --defer
 needs fw-null && fw_add fw-null -t null -s 1G
+needs fw-null-uc && fw_add fw-null-uc -t null -s 1G --user-copy
 if needs fw-mem fw-mem-hp; then
 	fw_add fw-mem -t memory -s ${SIZE_MB}M
 	prefill "${DEV[fw-mem]}" "$SIZE_MB"
 	DEV[fw-mem-hp]=${DEV[fw-mem]} PID[fw-mem-hp]=${PID[fw-mem]} FWID[fw-mem-hp]=${FWID[fw-mem]}
+fi
+if needs fw-mem-uc; then
+	fw_add fw-mem-uc -t memory -s ${SIZE_MB}M --user-copy
+	prefill "${DEV[fw-mem-uc]}" "$SIZE_MB"
 fi
 if needs kloop; then
 	mkimg "$W/kloop.img"
@@ -307,6 +313,19 @@ proc_sample() {
 		T_CS[$tid]=$cs
 	done
 }
+# mem_sample PID: the server's anonymous resident memory (its I/O buffers,
+# the memory target's RAM disk is a shared file mapping and not in it) and
+# its long-term pinned memory, in KiB, into MEM (JSON)
+mem_sample() {
+	local k v u anon=null pin=null
+	while read -r k v u; do
+		case $k in
+		RssAnon:) anon=$v ;;
+		VmPin:) pin=$v ;;
+		esac
+	done < "/proc/$1/status"
+	MEM="{\"rss_anon_kb\": $anon, \"vm_pin_kb\": $pin}"
+}
 stats() {	# stats NAME: the server's zero-copy counters into STATS (JSON), or {}
 	STATS='{}'
 	# only where they matter: copy versus zero copy (huge-page fio buffers)
@@ -332,7 +351,7 @@ fio_args() {	# fio_args JOB: the job's fio options
 SEQ=0
 run_one() {	# run_one REP JOB DEVICE
 	local rep=$1 job=$2 d=$3 f pid cpus s0 s1 rc iops extra="" w0 w1 w2 w3 tid
-	local t0=null t1=null wq=0 nwq=0 cs=0
+	local t0=null t1=null wq=0 nwq=0 cs=0 mem=null
 	local -A b_ticks b_cs
 	f=$OUT/fio/$rep-$job-$d.json
 	pid=${PID[$d]:-}
@@ -372,12 +391,13 @@ run_one() {	# run_one REP JOB DEVICE
 	fi
 	stats "$d"
 	s1=$STATS
+	[ -n "$pid" ] && mem_sample "$pid" && mem=$MEM
 	[ $rc = 0 ] || { say "fio failed on $d ($job): $(tail -3 "$W/fio.err")"; cp "$W/fio.err" "$f.err"; }
 	SEQ=$((SEQ + 1))
 	w3=$EPOCHREALTIME
-	printf '{"dev": "%s", "job": "%s", "rep": %d, "seq": %d, "time": %s, "file": "%s", "fio_rc": %d, "ticks_before": %s, "ticks_after": %s, "wq_ticks": %d, "wq_threads": %d, "ctx_switches": %s, "stats_before": %s, "stats_after": %s, "wall_s": [%s, %s, %s]}\n' \
+	printf '{"dev": "%s", "job": "%s", "rep": %d, "seq": %d, "time": %s, "file": "%s", "fio_rc": %d, "ticks_before": %s, "ticks_after": %s, "wq_ticks": %d, "wq_threads": %d, "ctx_switches": %s, "stats_before": %s, "stats_after": %s, "mem_after": %s, "wall_s": [%s, %s, %s]}\n' \
 		"$d" "$job" "$rep" $SEQ "${w0%.*}" "fio/${f##*/}" $rc $t0 $t1 $wq $nwq \
-		"$([ -n "$pid" ] && echo $cs || echo null)" "$s0" "$s1" \
+		"$([ -n "$pid" ] && echo $cs || echo null)" "$s0" "$s1" "$mem" \
 		"$(elapsed "$w0" "$w1")" "$(elapsed "$w1" "$w2")" "$(elapsed "$w2" "$w3")" >> "$OUT/runs.jsonl"
 	iops=$(jq -r '.jobs[0] | (.read.iops + .write.iops) | floor' "$f" 2>/dev/null)
 	printf 'bench: %s/%s %-10s %-11s %8s IOPS%s\n' "$rep" "$REPEATS" "$job" "$d" "${iops:-?}" \

@@ -43,8 +43,10 @@ DEV_TITLES = {
     "nullb": "kernel null_blk",
     "raw-null": "raw-null (bench/raw-null.c)",
     "fw-null": "ublk-fw null",
+    "fw-null-uc": "ublk-fw null --user-copy",
     "brd": "kernel brd",
     "fw-mem": "ublk-fw memory",
+    "fw-mem-uc": "ublk-fw memory --user-copy",
     "kloop": "kernel loop (dio, tmpfs file)",
     "fw-loop": "ublk-fw loop (tmpfs file)",
     "fw-loop-uring": "ublk-fw loop --io uring (tmpfs file)",
@@ -67,6 +69,8 @@ PAIRS = [
     ("loop_sync_vs_uring", "fw-loop", "fw-loop-uring", "ublk-fw loop: --io auto (sync on tmpfs) / --io uring"),
     ("memzc_vs_copy", "fw-mem-zc", "fw-mem-hp", "memory SHMEM_ZC / copy"),
     ("loopzc_vs_copy", "fw-loop-zc", "fw-loop-hp", "loop SHMEM_ZC / copy"),
+    ("nulluc_vs_copy", "fw-null-uc", "fw-null", "null --user-copy / copy"),
+    ("memuc_vs_copy", "fw-mem-uc", "fw-mem", "memory --user-copy / copy"),
     # A/B tests of a changed build (bench/measure.sh --alt-ctl) and of ring flags
     ("defer_vs_raw", "raw-null-defer", "raw-null", "raw-null --defer / raw-null"),
     ("null_vs_rawdefer", "fw-null", "raw-null-defer", "ublk-fw null / raw-null --defer"),
@@ -152,6 +156,8 @@ def fio_figures(path, clk_tck, run):
     for k in ("zc_ios", "copy_ios", "zc_rejected"):
         if k in s0 and k in s1:
             fig[k] = s1[k] - s0[k]
+    mem = run.get("mem_after") or {}
+    fig["rss_anon_kb"], fig["vm_pin_kb"] = mem.get("rss_anon_kb"), mem.get("vm_pin_kb")
     return fig
 
 
@@ -194,7 +200,7 @@ def main():
         fig[(r["dev"], r["job"], r["rep"])] = f
 
     metrics = ["iops", "mibs", "clat_mean_us", "clat_p99_us", "cpu_us_per_io", "wq_share", "cs_per_io",
-               "fio_cpu_pct", "zc_ios", "copy_ios", "zc_rejected"]
+               "fio_cpu_pct", "zc_ios", "copy_ios", "zc_rejected", "rss_anon_kb", "vm_pin_kb"]
     results = {}
     for d in devices:
         results[d] = {}
@@ -205,6 +211,8 @@ def main():
                 vals = [p[m] for p in per if p and p.get(m) is not None]
                 if m in ("zc_ios", "copy_ios", "zc_rejected"):
                     med[m] = sum(vals) if vals else None	# totals over the repeats
+                elif m in ("rss_anon_kb", "vm_pin_kb"):
+                    med[m] = max(vals) if vals else None	# levels: the highest after the job
                 else:
                     med[m] = median(vals)
             results[d][jb] = {"median": med, "runs": per}
@@ -313,6 +321,27 @@ def main():
             if d in scaling:
                 pr = ", ".join(f"{x:.2f}" for x in scaling[d]["pairs"]) or "n/a"
                 L.append(f"| {DEV_TITLES.get(d, d)} | {fmt(scaling[d]['median'])} | {pr} |")
+        L.append("")
+    mem_devs = [d for d in devices if any(results[d][jb]["median"].get("rss_anon_kb") is not None
+                                          for jb in jobs)]
+    if mem_devs:
+        L.append("### Server memory")
+        L.append("")
+        L.append("Anonymous resident memory of the server process after each job, the highest "
+                 "over the repeats, in MiB (its I/O buffers and heap; the memory target's RAM "
+                 "disk is a shared file mapping, not counted), and its long-term pinned memory "
+                 "(VmPin). Levels, not per-job figures: a buffer once touched stays resident, so "
+                 "each value is what the jobs so far made the server keep.")
+        L.append("")
+        L.append("| device | " + " | ".join(JOB_SHORT.get(j, j) for j in jobs) + " | VmPin |")
+        L.append("|---|" + "---|" * (len(jobs) + 1))
+        for d in mem_devs:
+            row = [fmt(None if results[d][jb]["median"]["rss_anon_kb"] is None
+                       else results[d][jb]["median"]["rss_anon_kb"] / 1024.0, 1) for jb in jobs]
+            pins = [results[d][jb]["median"]["vm_pin_kb"] for jb in jobs]
+            pins = [p for p in pins if p is not None]
+            row.append(f"{max(pins)} KiB" if pins else "n/a")
+            L.append(f"| {DEV_TITLES.get(d, d)} | " + " | ".join(row) + " |")
         L.append("")
     L.append("### Absolute figures (medians)")
     L.append("")

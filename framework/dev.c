@@ -162,6 +162,7 @@ static int start_queues(struct ublkfw_dev *dev)
 		q->dev = dev;
 		q->id = i;
 		q->depth = dev->conf.depth;
+		q->user_copy = dev->info.flags & UBLK_F_USER_COPY;
 		if (ublkfw_ctrl_get_queue_affinity(&dev->ctrl, dev->id, i, &q->affinity) >= 0)
 			q->has_affinity = CPU_COUNT(&q->affinity) > 0;
 		else

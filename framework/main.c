@@ -22,6 +22,7 @@
 #include "state.h"
 #include "shmem.h"
 #include "daemon.h"
+#include "usercopy.h"
 
 int ublkfw_main(const struct ublkfw_target_ops *ops, int argc, char **argv)
 {
@@ -51,6 +52,26 @@ static int dev_prepare(struct ublkfw_dev *dev, struct ublkfw_target_ops *copy,
 	return 0;
 }
 
+/* --user-copy against the other options and the kernel's features. */
+static bool user_copy_refused(struct ublkfw_dev *dev)
+{
+	struct ublkfw_ctrl c;
+	uint64_t features = 0;
+	const char *why;
+
+	if (ublkfw_ctrl_open(&c) < 0) {
+		fprintf(stderr, "%s: %s\n", dev->conf.prog, c.errmsg);
+		return true;
+	}
+	if (ublkfw_ctrl_get_features(&c, &features) < 0)
+		features = 0;	/* pre-6.5 kernels: no GET_FEATURES, no USER_COPY */
+	ublkfw_ctrl_close(&c);
+	why = ublkfw_uc_refusal(dev->conf.flags_req, features);
+	if (why)
+		fprintf(stderr, "%s: --user-copy: %s\n", dev->conf.prog, why);
+	return why != NULL;
+}
+
 /* Everything that may refuse, before anything exists in the kernel:
  * privileges, zero copy, the target and its filters, the size. */
 static int dev_check_and_open(struct ublkfw_dev *dev)
@@ -70,6 +91,8 @@ static int dev_check_and_open(struct ublkfw_dev *dev)
 	}
 	if (dev->conf.recover)
 		dev->id = dev->conf.req_id;	/* known to the target from open() on */
+	if ((dev->conf.flags_req & UBLK_F_USER_COPY) && user_copy_refused(dev))
+		return -1;
 	/* Zero copy: check the kernel and open the hugetlbfs pool before
 	 * anything is created, so a refusal leaves nothing behind. */
 	if ((dev->conf.flags_req & UBLK_F_SHMEM_ZC) && ublkfw_shmem_prepare(dev))

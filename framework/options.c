@@ -20,6 +20,7 @@ enum {
 	OPT_FILTER,
 	OPT_RECOVERY,
 	OPT_RECOVER,
+	OPT_USER_COPY,
 	OPT_UNPRIVILEGED,
 	OPT_LAYER_BASE = 0x1000,	/* + index in the layers' option table */
 };
@@ -37,6 +38,7 @@ static const struct option std_options[] = {
 	{ "filter",	required_argument, NULL, OPT_FILTER },
 	{ "recovery",	required_argument, NULL, OPT_RECOVERY },
 	{ "recover",	no_argument,	   NULL, OPT_RECOVER },
+	{ "user-copy",	no_argument,	   NULL, OPT_USER_COPY },
 	{ "unprivileged", no_argument,	   NULL, OPT_UNPRIVILEGED },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
@@ -82,6 +84,8 @@ void ublkfw_usage(const struct ublkfw_dev *dev, FILE *f)
 		"                       outlives its server (see ublk-fw-ctl recover)\n"
 		"      --recover        take over device -n ID whose server died (what\n"
 		"                       ublk-fw-ctl recover runs)\n"
+		"      --user-copy      move data with reads and writes of /dev/ublkcN\n"
+		"                       (UBLK_F_USER_COPY): no buffer per idle tag\n"
 		"      --unprivileged   a normal user's own device (UBLK_F_UNPRIVILEGED_DEV):\n"
 		"                       only that user and root may open it; needs the\n"
 		"                       ublk-fw udev rule\n"
@@ -247,6 +251,9 @@ static int std_option(struct ublkfw_dev *dev, int c, const char *arg, unsigned i
 		return 0;
 	case OPT_SHMEM_ZC:
 		dev->conf.flags_req |= UBLK_F_SHMEM_ZC;
+		return 0;
+	case OPT_USER_COPY:
+		dev->conf.flags_req |= UBLK_F_USER_COPY;
 		return 0;
 	case OPT_HTLB:
 		dev->shm.htlb_path = arg;

@@ -17,8 +17,19 @@
  * Per tag: FETCH_REQ once, then kernel request -> the filter stack and the
  * target's queue_io() (filter.c) -> ublkfw_io_complete(), back up the stack
  * -> COMMIT_AND_FETCH_REQ, which both returns the result and waits for the
- * tag's next request.  Copy mode: each tag has its
- * own buffer (max_io bytes) passed in the command's addr.
+ * tag's next request.  The slot's state (queue.h) follows it:
+ *
+ *   IO_FETCHING -> [IO_COPY_IN] -> IO_IN_TARGET -> [IO_COPY_OUT] -> IO_FETCHING
+ *                                                 ... or IO_STOPPED at the end
+ *
+ * Copy mode (the default): each tag has its own buffer (max_io bytes) passed
+ * in the command's addr, and the kernel copies a WRITE's data into it before
+ * the request arrives and a READ's out of it at the commit.  Zero copy
+ * (SHMEM_ZC requests): io->data points into a registered pool instead.
+ * User-copy mode (--user-copy, usercopy.c): the command carries no buffer; a
+ * data request borrows one from the queue's pool and the framework moves the
+ * data itself with io_uring reads and writes of the char device, in the two
+ * bracketed states.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -134,7 +145,8 @@ static void queue_ublk_cmd(struct ublkfw_queue *q, struct io_slot *s, unsigned i
 	cmd->q_id = q->id;
 	cmd->tag = s->io.tag;
 	cmd->result = result;
-	cmd->addr = (uint64_t)(uintptr_t)s->buf;
+	/* user copy: no buffer in the command (the kernel wants 0) */
+	cmd->addr = q->user_copy ? 0 : (uint64_t)(uintptr_t)s->buf;
 	io_uring_sqe_set_data(sqe, &s->cmd_op);
 	s->state = IO_FETCHING;
 }
@@ -154,6 +166,15 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 	/* A filter above the layer that completed may want the result. */
 	if (s->layer && ublkfw_stack_complete(q, io, result))
 		return;
+	if (q->user_copy && ublkfw_uc_end(q, s, result))
+		return;
+	ublkfw_queue_commit(q, s, result);
+}
+
+void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result)
+{
+	struct ublkfw_io *io = &s->io;
+
 	if (io->op <= UBLKFW_OP_WRITE && result > 0) {
 		if (s->zero_copy) {
 			ublkfw_stat_add(&q->stats.zc_ios, 1);
@@ -163,6 +184,8 @@ void ublkfw_io_complete(struct ublkfw_io *io, int result)
 			ublkfw_stat_add(&q->stats.copy_bytes, result);
 		}
 	}
+	if (q->user_copy)
+		ublkfw_uc_release(q, s);
 	queue_ublk_cmd(q, s, UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
@@ -235,6 +258,10 @@ void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int 
 	switch (io->op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
+		if (q->user_copy) {	/* never SHMEM_ZC: refused together */
+			ublkfw_uc_begin(q, s);
+			return;
+		}
 		if (!(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 			io->data = s->buf;
 			break;
@@ -382,6 +409,7 @@ static void queue_teardown(struct ublkfw_queue *q)
 	}
 	free(q->slots);
 	q->slots = NULL;
+	ublkfw_uc_pool_free(q);
 }
 
 int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
@@ -400,10 +428,10 @@ int ublkfw_queue_alloc_slots(struct ublkfw_queue *q)
 
 		s->io.tag = tag;
 		s->io.queue = q;
-		s->buf = q->bufs ? q->bufs + (size_t)tag * max_io : NULL;
+		s->buf = q->bufs && !q->user_copy ? q->bufs + (size_t)tag * max_io : NULL;
 		s->cmd_op.cb = cmd_cqe_cb;
 	}
-	return 0;
+	return q->user_copy ? ublkfw_uc_pool_init(q) : 0;
 }
 
 static int queue_setup(struct ublkfw_queue *q)
@@ -434,6 +462,10 @@ static int queue_setup(struct ublkfw_queue *q)
 			   q->bufs_len);
 		return -ENOMEM;
 	}
+	/* A pool's page is touched only by the requests that borrow it: no
+	 * 2 MiB huge page for a 4 KiB request (measured: docs/benchmarks.md). */
+	if (q->user_copy)
+		madvise(q->bufs, q->bufs_len, MADV_NOHUGEPAGE);
 
 	if (ublkfw_queue_alloc_slots(q))
 		return -ENOMEM;

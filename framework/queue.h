@@ -11,13 +11,16 @@
 #include <stdatomic.h>
 #include "ublkfw.h"
 #include "ublk_uapi.h"
+#include "usercopy.h"
 #include "util.h"
 
 /* ---- queue layer (queue.c) -------------------------------------------- */
 
 enum io_state {
 	IO_FETCHING,	/* a FETCH or COMMIT_AND_FETCH is in the kernel */
+	IO_COPY_IN,	/* user copy: a WRITE's data is being read from the cdev */
 	IO_IN_TARGET,	/* handed to queue_io(), not yet completed */
+	IO_COPY_OUT,	/* user copy: a READ's data is being written to the cdev */
 	IO_STOPPED,	/* the kernel ended the tag (UBLK_IO_RES_ABORT) */
 };
 
@@ -40,8 +43,11 @@ struct io_slot {
 	bool zero_copy;			/* io.data points into a shmem pool */
 	uint8_t layer;			/* the stack's layer holding it (filter.h) */
 	struct ublkfw_uring_op cmd_op;	/* completion of this tag's ublk command */
-	void *buf;			/* per-tag copy buffer */
+	void *buf;			/* copy buffer: the tag's own, or lent (user copy) */
 	enum io_state state;
+	struct ublkfw_uring_op copy_op;	/* user copy: completion of the cdev read/write */
+	unsigned int uc_buf;		/* user copy: the pool's buffer number in buf */
+	int uc_result;			/* user copy: the result to commit after IO_COPY_OUT */
 	int remote_result;		/* ublkfw_io_complete_async() */
 	struct io_slot *remote_next;
 	atomic_bool remote_queued;	/* on remote_head's list */
@@ -73,11 +79,14 @@ struct ublkfw_queue {
 	size_t descs_len;
 	char *bufs;			/* depth * max_io bytes */
 	size_t bufs_len;
+	bool user_copy;			/* UBLK_F_USER_COPY: bufs is a pool (usercopy.c) */
+	struct ublkfw_uc_pool uc;
 	char *slots;			/* depth * slot_stride bytes */
 	size_t slot_stride;
 
 	unsigned int nr_stopped;	/* tags ended by the kernel */
-	unsigned int target_inflight;	/* target SQEs not yet completed */
+	unsigned int target_inflight;	/* SQEs but ublk commands (the target's, user
+					 * copies) not yet completed */
 	unsigned int nr_files;		/* fixed-file slots in use */
 	atomic_bool stop_req;		/* main thread asks the loop to end */
 
@@ -94,9 +103,13 @@ struct ublkfw_queue {
 /* Test seam: dispatch of one ublk command completion (queue.c). */
 void ublkfw_queue_handle_cmd_cqe(struct ublkfw_queue *q, struct io_slot *s, int res);
 struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag);
+/* The request on s is done: give its result to the kernel with
+ * COMMIT_AND_FETCH_REQ (and its user-copy buffer back). */
+void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result);
 /* Reap and dispatch every ready CQE (the loop's check watcher). */
 void ublkfw_queue_reap(struct ublkfw_queue *q);
-/* Allocate and initialise the per-tag slots (buffers from q->bufs). */
+/* Allocate and initialise the per-tag slots (buffers from q->bufs; the
+ * user-copy pool when q->user_copy). */
 int ublkfw_queue_alloc_slots(struct ublkfw_queue *q);
 int ublkfw_queue_start(struct ublkfw_queue *q);	/* spawn the thread, wait for init */
 void ublkfw_queue_request_stop(struct ublkfw_queue *q);

@@ -96,6 +96,12 @@ struct ublksrv_io_desc {
 #define UBLK_MAX_NR_QUEUES	4096
 #define UBLKSRV_CMD_BUF_OFFSET	0
 #define UBLKSRV_IO_BUF_OFFSET	0x80000000
+/* UBLK_F_USER_COPY: a request's data at UBLKSRV_IO_BUF_OFFSET +
+ * (q_id << UBLK_QID_OFF) + (tag << UBLK_TAG_OFF) + offset in /dev/ublkcN */
+#define UBLK_IO_BUF_BITS	25	/* offset in the request: up to 32 MiB */
+#define UBLK_TAG_OFF		UBLK_IO_BUF_BITS
+#define UBLK_TAG_BITS		16
+#define UBLK_QID_OFF		(UBLK_TAG_OFF + UBLK_TAG_BITS)
 
 #define UBLK_IO_OP_READ			0
 #define UBLK_IO_OP_WRITE		1

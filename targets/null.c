@@ -6,10 +6,12 @@
  *
  * Zeroes, cheaply: a read's data is the tag's copy buffer, which still holds
  * what the tag's last write brought in.  Each tag remembers in its private
- * area (ublkfw_io_priv) how many bytes at the start of its buffer a write may
- * have dirtied since they were last cleared, and a read clears only those,
- * so a read-only workload clears nothing.  A zero-copy read points into a
- * client's memory instead and is cleared whole.
+ * area (ublkfw_io_priv) which buffer its writes used and how many bytes at
+ * its start they may have dirtied since they were last cleared, and a read
+ * in that buffer clears only those, so a read-only workload clears nothing.
+ * With --user-copy a read is lent a clean buffer, never a writer's (the
+ * framework clears one first), so a read elsewhere clears nothing either.  A
+ * zero-copy read points into a client's memory instead and is cleared whole.
  *
  *   ublk-fw-ctl add -t null -s 1G
  */
@@ -23,7 +25,8 @@
 
 /* Per tag, kept from one request of the tag to the next (zeroed at start-up). */
 struct null_tag {
-	uint32_t dirty;		/* bytes at the start of the copy buffer that may be non-zero */
+	void *buf;		/* the copy buffer the tag's writes used */
+	uint32_t dirty;		/* bytes at its start that may be non-zero */
 };
 
 static int null_open(struct ublkfw_dev *dev)
@@ -44,7 +47,7 @@ static void null_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 	case UBLKFW_OP_READ:
 		if (ublkfw_io_is_zero_copy(io)) {
 			memset(io->data, 0, io->len);
-		} else if (t->dirty) {
+		} else if (t->dirty && io->data == t->buf) {
 			memset(io->data, 0, t->dirty < io->len ? t->dirty : io->len);
 			if (io->len >= t->dirty)
 				t->dirty = 0;
@@ -52,9 +55,15 @@ static void null_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 		ublkfw_io_complete(io, io->len);
 		break;
 	case UBLKFW_OP_WRITE:
-		/* The kernel copied the data into the tag's buffer. */
-		if (!ublkfw_io_is_zero_copy(io) && io->len > t->dirty)
-			t->dirty = io->len;
+		/* The kernel (or the framework) copied the data into the buffer. */
+		if (!ublkfw_io_is_zero_copy(io)) {
+			if (io->data != t->buf) {
+				t->buf = io->data;
+				t->dirty = 0;
+			}
+			if (io->len > t->dirty)
+				t->dirty = io->len;
+		}
 		ublkfw_io_complete(io, io->len);
 		break;
 	case UBLKFW_OP_FLUSH:

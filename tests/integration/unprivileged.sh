@@ -34,6 +34,10 @@ fi
 unpriv_setup_check
 check "the rule opens /dev/ublk-control to everyone (0666)" \
 	sh -c '[ "$(stat -c %a /dev/ublk-control)" = 666 ]'
+expect_error "owner: --user-copy is refused before ADD_DEV (the kernel refuses it: EINVAL)" \
+	"--user-copy is not for unprivileged devices.*leave it out" \
+	as_user $OWNER "$CTL" add --unprivileged -t null -s 16M --user-copy
+check "owner: the refused --user-copy made no device" test "$(nr_devices)" = "$ND0"
 
 # ---- a user's own device ---------------------------------------------------
 if id=$(owner_add -t memory -q 2 -s 64M) && [ -n "$id" ]; then

@@ -3,7 +3,8 @@
  * fake_queue.h - a queue without a kernel for the unit tests of the data
  * path: a real (idle) io_uring ring, a libev loop and hand-written I/O
  * descriptors.  fake_queue_slots() allocates the per-tag slots, after the
- * test has stacked any filters.
+ * test has stacked any filters (and set q.user_copy for user-copy mode:
+ * bufs is then the queue's pool).
  */
 #ifndef UBLKFW_FAKE_QUEUE_H
 #define UBLKFW_FAKE_QUEUE_H
@@ -52,6 +53,7 @@ static inline void fake_queue_fini(struct fake_queue *f)
 	io_uring_queue_exit(&f->q.ring);
 	ev_loop_destroy(f->q.loop);
 	free(f->q.slots);
+	ublkfw_uc_pool_free(&f->q);
 	ublkfw_stack_free(&f->dev);
 }
 

@@ -120,3 +120,11 @@ Test(options, help_and_version_stop_parsing, .init = cr_redirect_stdout)
 	cr_expect_eq(PARSE("--help"), 1);
 	cr_expect_eq(PARSE("-V"), 1);
 }
+
+Test(options, user_copy_asks_for_the_flag)
+{
+	cr_assert_eq(PARSE("-s", "1G"), 0);
+	cr_expect_eq(dev.conf.flags_req & UBLK_F_USER_COPY, 0, "copy mode by default");
+	cr_assert_eq(PARSE("--user-copy", "-s", "1G"), 0);
+	cr_expect_eq(dev.conf.flags_req & UBLK_F_USER_COPY, UBLK_F_USER_COPY);
+}
