@@ -360,6 +360,16 @@ if [ $ACCEL = kvm ] && [ ! -s "$SHARE/.vm_rc" ]; then
 		fi
 	fi
 fi
+# A TCG guest whose kernel died before init started ran nothing of ours:
+# seen once as an early-boot double fault inside the emulator
+# (cmpxchg16b, garbage EFLAGS) on a heavily loaded host.  Boot it once more,
+# keeping the first console; a second death is reported as usual.
+if [ $ACCEL = tcg ] && [ ! -s "$SHARE/.vm_rc" ] && ! grep -q '^VMINIT: start' "$LOG" &&
+   [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
+	mv "$LOG" "$SHARE/console.boot1.log"
+	echo "vmrun: the guest kernel died before its init started ($(qemu_why "$qrc" "$SHARE/console.boot1.log" "$SHARE/.qemu.err"); see $SHARE/console.boot1.log): booting once more" >&2
+	boot
+fi
 trap - INT TERM HUP
 stop_qemu
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
