@@ -21,7 +21,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 CTL="$TOP/build/ublk-fw-ctl"
 cd "$TOP" || exit 1
 
-groups=${*:-$(ls tests/integration/*.sh | sed -n 's|.*/\([^/]*\)\.sh$|\1|p' | grep -v '^lib$')}
+groups=${*:-$(ls tests/integration/*.sh | sed -n 's|.*/\([^/]*\)\.sh$|\1|p' | grep -v '^lib\(-.*\)\{0,1\}$')}
 pass=0 fail=0 failed=""
 
 native_ok() {	# native_ok KERNEL-NEED

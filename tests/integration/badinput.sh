@@ -135,7 +135,7 @@ bad "loop: two files" "$W/b.img" "$CTL" add -t loop $W/a.img $W/b.img
 bad "memory without a size" "-s" "$CTL" add -t memory
 
 # ---- a second user against an unprivileged device ---------------------------
-. "$(dirname "$0")/unpriv-lib.sh"
+. "$(dirname "$0")/lib-unpriv.sh"
 URUN=/run/user/$OWNER/ublk-fw
 unpriv_setup_check
 if id=$(owner_add -t memory -s 16M) && [ -n "$id" ]; then

@@ -9,7 +9,7 @@
 # socket and its I/O is zero-copy; another user reaches no socket; the pins
 # are balanced after del.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/unpriv-lib.sh"
+. "$(dirname "$0")/lib-unpriv.sh"
 
 URUN=/run/user/$OWNER/ublk-fw
 ND0=$(nr_devices)

@@ -10,7 +10,7 @@
 # refusal comes before ADD_DEV and leaves nothing behind.  (The hostile
 # second user's ublk-fw-ctl commands are also cases of the badinput group.)
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/unpriv-lib.sh"
+. "$(dirname "$0")/lib-unpriv.sh"
 
 ND0=$(nr_devices)
 URUN=/run/user/$OWNER/ublk-fw

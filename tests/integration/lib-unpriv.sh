@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# unpriv-lib.sh - what the tests of unprivileged devices share (POSIX sh,
+# lib-unpriv.sh - what the tests of unprivileged devices share (POSIX sh,
 # sourced after lib.sh): udev with ublk-fw's own rule file, two normal users
 # and a way to run commands as them.
 #
