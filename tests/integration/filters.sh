@@ -15,15 +15,6 @@ W=/var/tmp/ublkfw-filters	# tmpfs in the guest
 rm -rf "$W"; mkdir -p "$W"
 EX="$TOP/build/examples/ublk-ramdisk"
 
-mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
-
-with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
-	name=$1; shift
-	if id=$(add_dev "$@"); then return 0; fi
-	fail "$name: add $*"
-	return 1
-}
-
 # stat_of ID OP KEY: a counter of the device's (first) stats filter
 stat_of() {
 	"$CTL" stats -n "$1" --json | jq -e ".[0].stats.ops.$2.$3"

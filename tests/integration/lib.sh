@@ -63,6 +63,17 @@ add_dev() {
 	printf '%s\n' "$id"
 }
 
+# with_dev NAME ADD-ARGS... : add_dev, the id in $id; fails NAME if it fails.
+with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
+	name=$1; shift
+	if id=$(add_dev "$@"); then return 0; fi
+	fail "$name: add $*"
+	return 1
+}
+
+# mkfile PATH SIZE: a fresh sparse file.
+mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
+
 # wait_gone ID [SECONDS]: both device nodes of ID disappear.
 wait_gone() {
 	i=0

@@ -49,12 +49,6 @@ stop() {
 }
 trap 'for p in $SERVERS; do kill -9 $p 2>/dev/null; done' EXIT
 
-with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
-	name=$1; shift
-	if id=$(add_dev "$@"); then return 0; fi
-	fail "$name: add $*"
-	return 1
-}
 # verify NAME DEV [SIZE]: 8k random writes at QD32 with crc32c, all read back
 verify() {
 	fio_ok "$1: fio crc32c verify, randwrite 8k QD32 ${3:-32M}" --name=v --filename="$2" \

@@ -41,13 +41,6 @@ perf() {
 # ublk_flushes ID: the FLUSH requests device ID's stats filter saw
 ublk_flushes() { "$CTL" stats -n "$1" --json | jq '.[0].stats.ops.flush.ios'; }
 
-with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
-	name=$1; shift
-	if id=$(add_dev "$@"); then return 0; fi
-	fail "$name: add $*"
-	return 1
-}
-
 # ---- the cluster -------------------------------------------------------
 t0=$(now)
 if ! "$CEPH" start "$D" > $W/ceph-start.log 2>&1; then

@@ -22,8 +22,6 @@ DEL_RACES=${UBLKFW_DEL_RACES:-100}		# del while fio runs
 # UBLKFW_ADD_DEL_CYCLES=1000 for the full run
 ADD_DEL=${UBLKFW_ADD_DEL_CYCLES:-60}
 
-mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
-
 # fio_verify_across_kill NAME ID: fio writes 48M with crc32c headers; the
 # server is killed in the middle and recovered; then fio verifies it all.
 fio_verify_across_kill() {

@@ -13,20 +13,11 @@
 W=/var/tmp/ublkfw-targets	# tmpfs in the guest
 rm -rf "$W"; mkdir -p "$W"
 
-mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
-
 # verify NAME DEV: 8k random writes at QD32 with crc32c, every block read back
 verify() {
 	fio_ok "$1: fio crc32c verify, randwrite 8k QD32" --name=v --filename="$2" \
 		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 \
 		--size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
-}
-
-with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
-	name=$1; shift
-	if id=$(add_dev "$@"); then return 0; fi
-	fail "$name: add $*"
-	return 1
 }
 
 # ---- fio verify on every data-bearing target ---------------------------

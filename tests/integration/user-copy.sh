@@ -16,15 +16,6 @@
 W=/var/tmp/ublkfw-uc	# tmpfs in the guest
 rm -rf "$W"; mkdir -p "$W"
 
-mkfile() { rm -f "$1"; truncate -s "$2" "$1"; }
-
-with_dev() {	# with_dev NAME ADD-ARGS... ; sets $id, or fails NAME
-	name=$1; shift
-	if id=$(add_dev "$@"); then return 0; fi
-	fail "$name: add $*"
-	return 1
-}
-
 # verify NAME DEV [SIZE [BS]]: random writes at QD32 with crc32c, every block read back
 verify() {
 	fio_ok "$1: fio crc32c verify, randwrite ${4:-8k} QD32" --name=v --filename="$2" \
