@@ -27,7 +27,7 @@ BASE_CFLAGS := -std=gnu11 -fPIC $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) $(JSON_CFL
 	-Iframework/include -Iframework -Ifilters -Itargets $(CFLAGS)
 DEPFLAGS = -MMD -MP
 
-LIB_SRCS := framework/ctrl.c framework/queue.c framework/dev.c framework/main.c \
+LIB_SRCS := framework/ctrl.c framework/queue.c framework/queue_wait.c framework/dev.c framework/main.c \
 	framework/options.c framework/state.c framework/rundir.c framework/jsonstr.c framework/util.c framework/shmem_pool.c \
 	framework/shmem_table.c framework/sockets.c framework/devstats.c framework/client.c \
 	framework/abi.c framework/filter.c framework/daemon.c framework/recover.c framework/usercopy.c \

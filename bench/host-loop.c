@@ -12,13 +12,15 @@
  *
  *   fw   libublkfw's queue layer: a ublkfw_queue with its slots, the null
  *        target's queue_io(), ublkfw_queue_reap() / handle_cmd_cqe() /
- *        ublkfw_io_complete(), on a libev epoll loop wired like queue.c's
- *        queue_setup() (ev_io on the ring fd, ev_prepare submits, ev_check
- *        reaps; the three callbacks are copies of queue.c's static ones);
+ *        ublkfw_io_complete(), waiting as queue_wait.c's wait_in_uring()
+ *        does (io_uring_submit_and_wait(1), then reap);
+ *   fw-libev  the same queue layer on a libev epoll loop wired like
+ *        queue_wait.c's wait_in_libev() (ev_io on the ring fd, ev_prepare
+ *        submits, ev_check reaps; copies of its static callbacks);
  *   raw  bench/raw-null.c's loop: io_uring_submit_and_wait(1), then one
  *        COMMIT_AND_FETCH per CQE.
  *
- * usage: host-loop fw|raw DEPTH NR_IOS
+ * usage: host-loop fw|fw-libev|raw DEPTH NR_IOS
  * Prints "MODE depth D: N I/Os, X ns/IO wall, Y I/Os per loop iteration".
  */
 #define _GNU_SOURCE
@@ -106,7 +108,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	io_uring_submit(&q->ring);
 }
 
-static int run_fw(unsigned int depth)
+static int run_fw(unsigned int depth, bool libev)
 {
 	static struct ublkfw_dev dev;
 	struct ublkfw_queue *q = calloc(1, sizeof(*q));
@@ -115,11 +117,11 @@ static int run_fw(unsigned int depth)
 	unsigned int sq = 1, cq = 1;
 
 	ublkfw_dev_init(&dev, &ublkfw_target_null, "host-loop");
-	dev.max_io = 4096;
+	dev.conf.max_io = 4096;
 	q->dev = &dev;
 	q->depth = depth;
 	q->descs = calloc(depth, sizeof(*q->descs));
-	q->bufs = calloc(depth, dev.max_io);
+	q->bufs = calloc(depth, dev.conf.max_io);
 	fill_descs(q->descs, depth);
 	if (ublkfw_queue_alloc_slots(q))
 		return 1;
@@ -158,10 +160,19 @@ static int run_fw(unsigned int depth)
 	}
 	io_uring_submit(&q->ring);
 	double t0 = now();
-	ev_run(q->loop, 0);
+	if (libev) {
+		ev_run(q->loop, 0);
+	} else {
+		while (fw_done(q) < target_ios) {
+			loops++;
+			fake_kernel(&q->ring);
+			io_uring_submit_and_wait(&q->ring, 1);
+			ublkfw_queue_reap(q);
+		}
+	}
 	double t1 = now();
-	printf("fw depth %u: %llu I/Os, %.0f ns/IO wall, %.1f I/Os per loop iteration\n", depth,
-	       (unsigned long long)fw_done(q), (t1 - t0) * 1e9 / fw_done(q),
+	printf("%s depth %u: %llu I/Os, %.0f ns/IO wall, %.1f I/Os per loop iteration\n",
+	       libev ? "fw-libev" : "fw", depth, (unsigned long long)fw_done(q), (t1 - t0) * 1e9 / fw_done(q),
 	       (double)fw_done(q) / loops);
 	return 0;
 }
@@ -245,13 +256,16 @@ int main(int argc, char **argv)
 {
 	unsigned int depth;
 
-	if (argc != 4 || (strcmp(argv[1], "fw") && strcmp(argv[1], "raw"))) {
-		fprintf(stderr, "usage: host-loop fw|raw DEPTH NR_IOS\n");
+	if (argc != 4 || (strcmp(argv[1], "fw") && strcmp(argv[1], "fw-libev") &&
+			  strcmp(argv[1], "raw"))) {
+		fprintf(stderr, "usage: host-loop fw|fw-libev|raw DEPTH NR_IOS\n");
 		return 2;
 	}
 	depth = atoi(argv[2]);
 	target_ios = strtoull(argv[3], NULL, 10);
 	if (depth < 1 || depth > 1024 || !target_ios)
 		return 2;
-	return strcmp(argv[1], "fw") ? run_raw(depth) : run_fw(depth);
+	if (!strcmp(argv[1], "raw"))
+		return run_raw(depth);
+	return run_fw(depth, !strcmp(argv[1], "fw-libev"));
 }

@@ -23,7 +23,7 @@ for c in valgrind strace callgrind_annotate; do
 done
 [ -f build/libublkfw.a ] && [ -f build/targets/null.o ] || { echo "host-profile: run make first" >&2; exit 1; }
 cc -std=gnu11 -Wall -Wextra -Werror -O2 -g -DNDEBUG -Iframework/include -Iframework -Itargets \
-	-o "$BIN" bench/host-loop.c build/targets/null.o build/libublkfw.a -luring -lev -lpthread ||
+	-o "$BIN" bench/host-loop.c build/targets/null.o build/libublkfw.a -luring -lev -ljson-c -lpthread ||
 	exit 1
 
 : > "$MD"
@@ -34,7 +34,7 @@ md "| loop | depth | wall ns/IO (best of 5) | I/Os per iteration | syscalls/IO |
 md "|---|---|---|---|---|---|---|"
 N1=200000 N2=400000
 for depth in 1 32; do
-	for mode in raw fw; do
+	for mode in raw fw fw-libev; do
 		best=""
 		for _ in 1 2 3 4 5; do
 			l=$("$BIN" $mode $depth 1000000)
@@ -85,7 +85,7 @@ EOF
 	done
 done
 for depth in 1 32; do
-	for mode in raw fw; do
+	for mode in raw fw fw-libev; do
 		md ""
 		md "### $mode, depth $depth: instructions per I/O by function"
 		md ""

@@ -78,6 +78,7 @@ server_cmd() {
 	raw-null)	echo "$RAW -q 2 -s 1G" ;;
 	raw-null-defer)	echo "$RAW -q 2 -s 1G --defer" ;;
 	fw-null)	echo "$CTL add -t null -q 2 -s 1G --foreground" ;;
+	fw-null-libev)	echo "env UBLKFW_QUEUE_WAIT=libev $CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-mem)		echo "$CTL add -t memory -q 2 -s 256M --foreground" ;;
 	fw-loop)	echo "$CTL add -t loop -q 2 --foreground $W/loop.img" ;;
 	alt-loop)	echo "${ALT_CTL:?--alt-ctl} add -t loop -q 2 --foreground $W/loop.img" ;;

@@ -22,6 +22,7 @@ struct delay_conf {			/* ublkfw_filter_priv() */
 
 struct delay_queue {			/* ublkfw_filter_queue_priv() */
 	uint64_t rng;
+	struct ev_loop *loop;		/* the queue's, for the timers */
 };
 
 struct delay_io {			/* ublkfw_filter_io_priv() */
@@ -82,6 +83,9 @@ static int delay_queue_init(struct ublkfw_filter *f, struct ublkfw_queue *q)
 	struct delay_queue *dq = ublkfw_filter_queue_priv(f, q);
 
 	dq->rng = rng_seed(c->seed, ublkfw_queue_id(q));
+	/* asked for here, not at the first delayed request: the queue waits
+	 * in libev from the start (ublkfw_queue_loop(3)) */
+	dq->loop = ublkfw_queue_loop(q);
 	return 0;
 }
 
@@ -100,13 +104,11 @@ static void delay_queue_io(struct ublkfw_filter *f, struct ublkfw_queue *q, stru
 	struct delay_io *d = ublkfw_filter_io_priv(f, io);
 	int kind = io->op == UBLKFW_OP_READ ? KIND_READ :
 		   io->op == UBLKFW_OP_WRITE ? KIND_WRITE : KIND_OTHER;
+	struct delay_queue *dq = ublkfw_filter_queue_priv(f, q);
 	double us = (double)c->us[kind];
 
-	if (c->random) {
-		struct delay_queue *dq = ublkfw_filter_queue_priv(f, q);
-
+	if (c->random)
 		us = (double)(uint64_t)(rng_next(&dq->rng) * (us + 1));
-	}
 	if (us <= 0) {
 		ublkfw_filter_next(f, io);
 		return;
@@ -115,9 +117,9 @@ static void delay_queue_io(struct ublkfw_filter *f, struct ublkfw_queue *q, stru
 	d->io = io;
 	/* libev times timers from the loop's cached "now", which lags when an
 	 * iteration runs long: refresh it so no request is delayed less. */
-	ev_now_update(ublkfw_queue_loop(q));
+	ev_now_update(dq->loop);
 	ev_timer_init(&d->timer, delay_expired, us / 1e6, 0.);
-	ev_timer_start(ublkfw_queue_loop(q), &d->timer);
+	ev_timer_start(dq->loop, &d->timer);
 }
 
 const struct ublkfw_filter_ops ublkfw_filter_delay = {

@@ -2,17 +2,11 @@
 /*
  * queue.c - the queue layer and the framework's half of the data path.
  *
- * One thread per hardware queue.  The thread runs a libev loop that owns one
- * io_uring ring:
- *   - an ev_io on the ring fd wakes the loop when CQEs are ready (a plain ring:
- *     a DEFER_TASKRUN ring runs its completions only when its own thread
- *     enters the kernel, so an epoll wait on its fd can sleep past them;
- *     docs/benchmarks.md has the measurement);
- *   - an ev_check reaps every CQE after each wake-up and dispatches it by its
- *     user_data, which always points at a struct ublkfw_uring_op: either the
- *     tag's own ublk command (cmd_op in struct io_slot) or a target operation;
- *   - an ev_prepare submits all SQEs queued during the iteration in one
- *     io_uring_enter(), so N completions cost one syscall, not N.
+ * One thread per hardware queue, with one io_uring ring and one libev loop;
+ * how the thread waits on them is queue_wait.c's job.  After every wait,
+ * ublkfw_queue_reap() dispatches each CQE by its user_data, which always
+ * points at a struct ublkfw_uring_op: the tag's own ublk command (cmd_op in
+ * struct io_slot), a target operation, or the wait's own wake-up.
  *
  * Per tag: FETCH_REQ once, then kernel request -> the filter stack and the
  * target's queue_io() (filter.c) -> ublkfw_io_complete(), back up the stack
@@ -64,14 +58,20 @@ void *ublkfw_io_priv(struct ublkfw_io *io)
 struct ublkfw_dev *ublkfw_queue_dev(const struct ublkfw_queue *q) { return q->dev; }
 unsigned int ublkfw_queue_id(const struct ublkfw_queue *q) { return q->id; }
 unsigned int ublkfw_queue_depth(const struct ublkfw_queue *q) { return q->depth; }
-struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q) { return q->loop; }
+/* A target (or filter) that asks for the loop may start watchers on it: from
+ * now on the queue waits in libev (queue_wait.c).  Queue thread only. */
+struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q)
+{
+	ublkfw_queue_wait_libev((struct ublkfw_queue *)q);
+	return q->loop;
+}
 struct io_uring *ublkfw_queue_ring(struct ublkfw_queue *q) { return &q->ring; }
 void *ublkfw_queue_priv(const struct ublkfw_queue *q) { return q->priv; }
 void ublkfw_queue_set_priv(struct ublkfw_queue *q, void *priv) { q->priv = priv; }
 
 /* ---- submission --------------------------------------------------------- */
 
-static int queue_submit(struct ublkfw_queue *q)
+int ublkfw_queue_submit(struct ublkfw_queue *q)
 {
 	int ret;
 
@@ -87,7 +87,7 @@ static struct io_uring_sqe *queue_sqe(struct ublkfw_queue *q)
 
 	if (!sqe) {
 		/* SQ full: flush it now rather than wait for the loop's prepare. */
-		if (queue_submit(q) < 0)
+		if (ublkfw_queue_submit(q) < 0)
 			return NULL;
 		sqe = io_uring_get_sqe(&q->ring);
 	}
@@ -217,7 +217,22 @@ void ublkfw_io_complete_async(struct ublkfw_io *io, int result)
 	} while (!atomic_compare_exchange_weak_explicit(&q->remote_head, &head, s,
 							memory_order_release,
 							memory_order_relaxed));
-	ev_async_send(q->loop, &q->async_w);
+	ublkfw_queue_wake(q);
+}
+
+void ublkfw_queue_take_remote(struct ublkfw_queue *q)
+{
+	struct io_slot *list, *next;
+
+	list = atomic_exchange_explicit(&q->remote_head, NULL, memory_order_acquire);
+	for (; list; list = next) {
+		int result = list->remote_result;
+
+		next = list->remote_next;
+		/* off the list before the tag may be completed again */
+		atomic_store_explicit(&list->remote_queued, false, memory_order_release);
+		ublkfw_io_complete(&list->io, result);
+	}
 }
 
 static void maybe_finish(struct ublkfw_queue *q)
@@ -225,7 +240,7 @@ static void maybe_finish(struct ublkfw_queue *q)
 	/* The loop ends once the kernel has ended every tag and the target has
 	 * no ring operation left: nothing can reference the buffers any more. */
 	if (q->nr_stopped == q->depth && q->target_inflight == 0)
-		ev_break(q->loop, EVBREAK_ALL);
+		ublkfw_queue_finish(q);
 }
 
 /*
@@ -314,7 +329,9 @@ void ublkfw_queue_reap(struct ublkfw_queue *q)
 		for (i = 0; i < n; i++) {
 			struct ublkfw_uring_op *op = batch[i].op;
 
-			if (op->cb != cmd_cqe_cb) {
+			if (ublkfw_queue_wait_owns(q, op)) {
+				op->cb(q, op, batch[i].res, batch[i].flags);
+			} else if (op->cb != cmd_cqe_cb) {
 				q->target_inflight--;
 				op->cb(q, op, batch[i].res, batch[i].flags);
 				maybe_finish(q);
@@ -322,61 +339,6 @@ void ublkfw_queue_reap(struct ublkfw_queue *q)
 				op->cb(q, op, batch[i].res, batch[i].flags);
 			}
 		}
-	}
-}
-
-/* ---- libev wiring ------------------------------------------------------- */
-
-/* The ring fd's watcher only wakes the loop up: libev runs the check watcher
- * after every poll, before the pending I/O watchers, and check_cb reaps. */
-static void ring_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-}
-
-static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	ublkfw_queue_reap(w->data);
-}
-
-static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct ublkfw_queue *q = w->data;
-	int ret;
-
-	(void)loop;
-	(void)revents;
-	if (!io_uring_sq_ready(&q->ring))
-		return;
-	ret = queue_submit(q);
-	if (ret < 0 && ret != -EBUSY && ret != -EAGAIN)
-		ublkfw_err(q->dev, "queue %u: io_uring_submit: %s", q->id, strerror(-ret));
-	/* -EBUSY/-EAGAIN: the CQ is full; the ring fd is readable, the check
-	 * watcher reaps, and the next prepare submits again. */
-}
-
-static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct ublkfw_queue *q = w->data;
-	struct io_slot *list, *next;
-
-	(void)revents;
-	if (atomic_load(&q->stop_req)) {
-		ev_break(loop, EVBREAK_ALL);
-		return;
-	}
-	list = atomic_exchange_explicit(&q->remote_head, NULL, memory_order_acquire);
-	for (; list; list = next) {
-		int result = list->remote_result;
-
-		next = list->remote_next;
-		/* off the list before the tag may be completed again */
-		atomic_store_explicit(&list->remote_queued, false, memory_order_release);
-		ublkfw_io_complete(&list->io, result);
 	}
 }
 
@@ -391,8 +353,8 @@ static unsigned int roundup_pow2(unsigned int v)
 	return r;
 }
 
-/* Everything but the loop, which other threads may still poke with
- * ev_async_send() until the thread is joined (ublkfw_queue_join() frees it). */
+/* Everything but the loop and the wake-up, which other threads may still
+ * poke until the thread is joined (ublkfw_queue_join() frees them). */
 static void queue_teardown(struct ublkfw_queue *q)
 {
 	if (q->ring_ok) {
@@ -471,8 +433,11 @@ static int queue_setup(struct ublkfw_queue *q)
 		return -ENOMEM;
 
 	/* Room for every tag's command plus as many target operations. */
+	/* Only this thread submits (SINGLE_ISSUER lets the kernel skip the
+	 * locking for others); a registered ring fd saves the fd lookup of
+	 * every io_uring_enter(). */
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_CQSIZE;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER;
 	p.cq_entries = roundup_pow2(q->depth * 4);
 	ret = io_uring_queue_init_params(roundup_pow2(q->depth * 2), &q->ring, &p);
 	if (ret < 0) {
@@ -480,6 +445,8 @@ static int queue_setup(struct ublkfw_queue *q)
 		return ret;
 	}
 	q->ring_ok = true;
+	if (io_uring_register_ring_fd(&q->ring) < 0)
+		ublkfw_info(dev, "queue %u: the kernel cannot register the ring fd: every enter looks it up", q->id);
 	for (int i = 0; i < UBLKFW_NR_FIXED_FILES; i++)
 		fds[i] = -1;
 	fds[0] = dev->cdev_fd;
@@ -490,20 +457,9 @@ static int queue_setup(struct ublkfw_queue *q)
 	}
 	q->nr_files = 1;
 
-	q->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
-	if (!q->loop) {
-		ublkfw_err(dev, "queue %u: cannot create the libev loop", q->id);
-		return -ENOMEM;
-	}
-	ev_io_init(&q->ring_w, ring_cb, q->ring.ring_fd, EV_READ);
-	ev_prepare_init(&q->prepare_w, prepare_cb);
-	ev_check_init(&q->check_w, check_cb);
-	ev_async_init(&q->async_w, async_cb);
-	q->ring_w.data = q->prepare_w.data = q->check_w.data = q->async_w.data = q;
-	ev_io_start(q->loop, &q->ring_w);
-	ev_prepare_start(q->loop, &q->prepare_w);
-	ev_check_start(q->loop, &q->check_w);
-	ev_async_start(q->loop, &q->async_w);
+	ret = ublkfw_queue_wait_setup(q);
+	if (ret)
+		return ret;
 	return 0;
 }
 
@@ -539,7 +495,7 @@ static void *queue_thread(void *arg)
 	if (!ret) {
 		for (tag = 0; tag < q->depth; tag++)
 			queue_ublk_cmd(q, ublkfw_queue_slot(q, tag), UBLK_U_IO_FETCH_REQ, -1);
-		ret = queue_submit(q);
+		ret = ublkfw_queue_submit(q);
 		if (ret >= 0)
 			ret = 0;
 		else
@@ -548,7 +504,7 @@ static void *queue_thread(void *arg)
 	queue_report(q, ret);
 
 	if (!ret)
-		ev_run(q->loop, 0);
+		ublkfw_queue_wait_run(q);
 
 	if (target_init)
 		ublkfw_stack_queue_deinit(q);
@@ -565,6 +521,7 @@ int ublkfw_queue_start(struct ublkfw_queue *q)
 	int ret;
 
 	atomic_init(&q->stop_req, false);
+	q->wake_fd = -1;
 	/* Signals belong to the main thread's loop: queue threads block them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -581,10 +538,10 @@ void ublkfw_queue_request_stop(struct ublkfw_queue *q)
 	if (!q->thread_started)
 		return;
 	atomic_store(&q->stop_req, true);
-	/* Called after the queue reported its set-up; the loop lives until
+	/* Called after the queue reported its set-up; the wake-up lives until
 	 * ublkfw_queue_join(). */
-	if (q->loop)
-		ev_async_send(q->loop, &q->async_w);
+	if (q->wake_fd >= 0)
+		ublkfw_queue_wake(q);
 }
 
 void ublkfw_queue_join(struct ublkfw_queue *q)
@@ -593,8 +550,5 @@ void ublkfw_queue_join(struct ublkfw_queue *q)
 		return;
 	pthread_join(q->thread, NULL);
 	q->thread_started = false;
-	if (q->loop) {
-		ev_loop_destroy(q->loop);
-		q->loop = NULL;
-	}
+	ublkfw_queue_wait_destroy(q);
 }

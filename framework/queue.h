@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * queue.h - the queue layer (queue.c): a queue thread, its ring, loop and
- * per-tag slots.
+ * queue.h - the queue layer (queue.c, and queue_wait.c for how its thread
+ * waits): a queue thread, its ring, loop and per-tag slots.
  */
 #ifndef UBLKFW_QUEUE_H
 #define UBLKFW_QUEUE_H
@@ -69,11 +69,17 @@ struct ublkfw_queue {
 
 	struct io_uring ring;
 	bool ring_ok;
+	/* how the thread waits (queue_wait.c) */
 	struct ev_loop *loop;
 	ev_io ring_w;
 	ev_prepare prepare_w;
 	ev_check check_w;
-	ev_async async_w;
+	bool wait_libev;		/* in libev (else in io_uring alone) */
+	bool done;			/* the loop ends */
+	int wake_fd;			/* eventfd the ring reads: cross-thread wake-up */
+	uint64_t wake_val;
+	struct ublkfw_uring_op wake_op;
+	atomic_bool wake_pending;	/* written, not yet read by the ring */
 
 	struct ublksrv_io_desc *descs;
 	size_t descs_len;
@@ -106,8 +112,20 @@ struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag);
 /* The request on s is done: give its result to the kernel with
  * COMMIT_AND_FETCH_REQ (and its user-copy buffer back). */
 void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result);
-/* Reap and dispatch every ready CQE (the loop's check watcher). */
+/* Reap and dispatch every ready CQE (after every wait). */
 void ublkfw_queue_reap(struct ublkfw_queue *q);
+int ublkfw_queue_submit(struct ublkfw_queue *q);
+/* Complete what other threads handed over with ublkfw_io_complete_async(). */
+void ublkfw_queue_take_remote(struct ublkfw_queue *q);
+
+/* queue_wait.c: how the thread waits. */
+int ublkfw_queue_wait_setup(struct ublkfw_queue *q);	/* the loop, the wake-up */
+void ublkfw_queue_wait_run(struct ublkfw_queue *q);	/* until ublkfw_queue_finish() */
+void ublkfw_queue_wait_libev(struct ublkfw_queue *q);	/* from now on, wait in libev */
+void ublkfw_queue_finish(struct ublkfw_queue *q);	/* end the loop */
+void ublkfw_queue_wake(struct ublkfw_queue *q);		/* any thread */
+bool ublkfw_queue_wait_owns(const struct ublkfw_queue *q, const struct ublkfw_uring_op *op);
+void ublkfw_queue_wait_destroy(struct ublkfw_queue *q);	/* after the join */
 /* Allocate and initialise the per-tag slots (buffers from q->bufs; the
  * user-copy pool when q->user_copy). */
 int ublkfw_queue_alloc_slots(struct ublkfw_queue *q);

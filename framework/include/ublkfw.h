@@ -163,8 +163,8 @@ struct ublkfw_uring_op {
 /*
  * Get an SQE on q's ring for the target's own operation, tagged with op.
  * Prepare it with any io_uring_prep_*() function but leave user_data alone.
- * SQEs are submitted in one batch when the loop iteration ends (libev's
- * ev_prepare), so prepare as many as you like.  Returns NULL only if the ring
+ * SQEs are submitted in one batch at the queue's next wait (with it, in one
+ * io_uring_enter()), so prepare as many as you like.  Returns NULL only if the ring
  * is full and cannot be flushed (the caller should fail its I/O with -EAGAIN
  * or -EIO).  Queue thread only.
  */
@@ -180,7 +180,14 @@ UBLKFW_API int ublkfw_queue_register_file(struct ublkfw_queue *q, int fd);
 UBLKFW_API struct ublkfw_dev *ublkfw_queue_dev(const struct ublkfw_queue *q);
 UBLKFW_API unsigned int ublkfw_queue_id(const struct ublkfw_queue *q);
 UBLKFW_API unsigned int ublkfw_queue_depth(const struct ublkfw_queue *q);
-/* The queue thread's libev loop: add timers, ev_io watchers etc. here. */
+/*
+ * The queue thread's libev loop: add timers, ev_io watchers etc. here.
+ * Asking for it changes how the queue waits, for good: a queue whose target
+ * and filters never call this waits in io_uring_enter() alone (one system
+ * call per request at low depth); from the first call on, it waits in libev
+ * (epoll), so that the watchers started on it work as libev documents them.
+ * Ask in queue_init() if the target will need the loop at all.
+ */
 UBLKFW_API struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q);
 /* The queue's ring, for io_uring_register_*() and the like. */
 UBLKFW_API struct io_uring *ublkfw_queue_ring(struct ublkfw_queue *q);

@@ -6,8 +6,9 @@
 # The data-bearing targets on a real kernel: fio crc32c verify on loop (file
 # and block device, direct and buffered), memory and stripe (2 and 3 legs);
 # ext4 and xfs kept intact across umount/fsck/remount; fstrim and
-# write-zeroes reaching the backing; flush and FUA; and the bad inputs of the
-# file targets.  (Fault injection: the filters group.)
+# write-zeroes reaching the backing; flush and FUA; the bad inputs of the
+# file targets; and how a queue thread waits (syscalls per request at QD1).
+# (Fault injection: the filters group.)
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-targets	# tmpfs in the guest
@@ -231,6 +232,47 @@ else
 	fail "loop --read-only: add"
 fi
 umount $W/ro.img
+
+# ---- how a queue thread waits (framework/queue_wait.c) --------------------
+# A queue whose target and filters have no libev watcher (null) waits in
+# io_uring alone: one io_uring_enter() per request at QD1 and no epoll_wait.
+# The delay filter asks for the loop (its timers) at its first request, and
+# from then on the queue waits in libev: epoll_wait + io_uring_enter.
+# UBLKFW_QUEUE_WAIT=libev is that wiring from the start.  Counted with
+# strace -c -f on the server while fio does 1000 4k reads, one at a time.
+# wait_syscalls NAME: prints "ENTER EPOLL", the calls per read on device $id
+wait_syscalls() {
+	strace -f -c -p "$(server_pid $id)" -o $W/wait-$1.txt 2>/dev/null &
+	_ws_pid=$!
+	sleep 1
+	fio --name=w --filename=/dev/ublkb$id --rw=randread --bs=4k --iodepth=1 --ioengine=psync \
+		--direct=1 --number_ios=1000 --size=64M --randrepeat=0 \
+		--output-format=json --output=$W/wait-$1.json > /dev/null 2>&1
+	kill -INT $_ws_pid
+	wait $_ws_pid
+	_ws_ios=$(jq '.jobs[0].read.total_ios' $W/wait-$1.json 2>/dev/null)
+	awk -v n="${_ws_ios:-0}" '$NF == "io_uring_enter" { e = $4 } $NF == "epoll_wait" { p = $4 }
+		END { if (n > 0) printf "%.2f %.2f\n", e / n, p / n; else print "none none" }' $W/wait-$1.txt
+}
+# in_range V LO HI: LO <= V <= HI
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "none" && v >= lo && v <= hi) }'; }
+# wait_check NAME ENTER_LO ENTER_HI EPOLL_LO EPOLL_HI ADD-ARGS...
+wait_check() {
+	_wc_name=$1 _wc_e0=$2 _wc_e1=$3 _wc_p0=$4 _wc_p1=$5; shift 5
+	if with_dev "wait: $_wc_name" "$@"; then
+		set -- $(wait_syscalls "$id")
+		check "wait: $_wc_name: $1 io_uring_enter per read (want $_wc_e0-$_wc_e1)" \
+			in_range "$1" $_wc_e0 $_wc_e1
+		check "wait: $_wc_name: $2 epoll_wait per read (want $_wc_p0-$_wc_p1)" \
+			in_range "$2" $_wc_p0 $_wc_p1
+		"$CTL" del -n $id > /dev/null
+	fi
+}
+wait_check "null, in io_uring alone" 0.9 1.1 0 0.05 -t null -s 64M
+wait_check "null + delay filter, in libev" 0.9 1.2 1.5 2.5 -t null -s 64M --filter delay --delay-us 1
+export UBLKFW_QUEUE_WAIT=libev
+wait_check "null, UBLKFW_QUEUE_WAIT=libev" 0.9 1.2 0.9 1.2 -t null -s 64M
+unset UBLKFW_QUEUE_WAIT
 rm -rf "$W"
 
 t_summary

@@ -5,8 +5,9 @@
  * the target is given and the COMMIT_AND_FETCH SQE its completion produces.
  */
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <criterion/redirect.h>
+#include <poll.h>
+#include <pthread.h>
 
 #include "fake_queue.h"
 
@@ -161,6 +162,25 @@ Test(dispatch, async_completion_twice_is_refused, .init = setup_quiet)
 	fflush(stderr);
 	cr_expect_stderr_eq_str("unit: fake: queue 0 tag 1: ublkfw_io_complete_async() twice (bug in target): "
 				"the second is ignored\n");
+}
+
+/* The queue thread is woken through its eventfd once per batch of
+ * cross-thread completions, not once per completion (ev_async's rule). */
+Test(dispatch, async_completion_wakes_the_queue_once, .init = setup)
+{
+	struct pollfd p = { .fd = q.wake_fd, .events = POLLIN };
+	uint64_t v = 0;
+
+	held_request(2, UBLK_IO_OP_READ, 8);
+	ublkfw_io_complete_async(seen[0], 4096);
+	cr_assert_eq(poll(&p, 1, 0), 1, "the completion must wake the queue thread");
+	ublkfw_queue_wake(&q);			/* another, before the thread ran */
+	cr_assert_eq(read(q.wake_fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	cr_expect_eq(v, 1, "one write for the pending wake-up, not %llu", (unsigned long long)v);
+	cr_expect_eq(poll(&p, 1, 0), 0);
+	ublkfw_queue_take_remote(&q);
+	cr_expect_eq(io_uring_sq_ready(&q.ring), 1, "the completion is committed");
+	cr_expect_null(q.remote_head);
 }
 
 /* Completions from several threads at once, many rounds: each round's

@@ -10,6 +10,8 @@
 #define UBLKFW_FAKE_QUEUE_H
 
 #include <criterion/criterion.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -41,6 +43,9 @@ static inline void fake_queue_init(struct fake_queue *f, const struct ublkfw_tar
 	f->q.bufs = &f->bufs[0][0];
 	cr_assert_eq(io_uring_queue_init(16, &f->q.ring, 0), 0);
 	f->q.loop = ev_loop_new(EVFLAG_AUTO);
+	/* the cross-thread wake-up, never read: nothing waits here */
+	f->q.wake_fd = eventfd(0, EFD_CLOEXEC);
+	cr_assert_geq(f->q.wake_fd, 0);
 }
 
 static inline void fake_queue_slots(struct fake_queue *f)
@@ -52,6 +57,7 @@ static inline void fake_queue_fini(struct fake_queue *f)
 {
 	io_uring_queue_exit(&f->q.ring);
 	ev_loop_destroy(f->q.loop);
+	close(f->q.wake_fd);
 	free(f->q.slots);
 	ublkfw_uc_pool_free(&f->q);
 	ublkfw_stack_free(&f->dev);
