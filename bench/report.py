@@ -69,6 +69,8 @@ PAIRS = [
     ("loop_sync_vs_uring", "fw-loop", "fw-loop-uring", "ublk-fw loop: --io auto (sync on tmpfs) / --io uring"),
     ("memzc_vs_copy", "fw-mem-zc", "fw-mem-hp", "memory SHMEM_ZC / copy"),
     ("loopzc_vs_copy", "fw-loop-zc", "fw-loop-hp", "loop SHMEM_ZC / copy"),
+    ("mem_vs_null", "fw-mem", "fw-null", "ublk-fw memory / ublk-fw null"),
+    ("loop_vs_null", "fw-loop", "fw-null", "ublk-fw loop / ublk-fw null"),
     ("nulluc_vs_copy", "fw-null-uc", "fw-null", "null --user-copy / copy"),
     ("memuc_vs_copy", "fw-mem-uc", "fw-mem", "memory --user-copy / copy"),
     # A/B tests of a changed build (bench/measure.sh --alt-ctl) and of ring flags
@@ -109,6 +111,20 @@ GOALS = [
      "loop SHMEM_ZC >= 1.5x copy, 1M write"),
     ("null_2q", "scale", ("fw-null", "rr4k_2q", "rr4k_qd32"), "iops", ">=", 1.7,
      "ublk-fw null: 2 queues x 2 jobs >= 1.7x 1 queue x 1 job (4k randread QD32)"),
+    # issue 14: lead on every job
+    ("null_lead_qd32", "pair", ("null_vs_raw", "rr4k_qd32"), "iops", ">=", 1.5,
+     "ublk-fw null IOPS >= 1.5x raw-null, 4k randread QD32 (the lead kept)"),
+] + [
+    (f"null_{m}_{jb}", "pair", ("null_vs_raw", jb), m, op, 1.0,
+     f"ublk-fw null {what} raw-null, {title}")
+    for jb, title in (("rr4k_qd1", "4k randread QD1"), ("rr4k_2q", "4k randread 2 queues x 2 jobs"),
+                      ("sr1m_qd8", "1M read QD8"), ("sw1m_qd8", "1M write QD8"))
+    for m, op, what in (("iops", ">=", "IOPS >= 1.0x"), ("cpu_us_per_io", "<=", "server CPU/IO <= 1.0x"))
+] + [
+    (f"{t}_vs_null_{jb}", "pair", (f"{t}_vs_null", jb), "iops", ">=", 0.95,
+     f"ublk-fw {t if t == 'loop' else 'memory'} IOPS >= 0.95x ublk-fw null, {title}")
+    for t in ("mem", "loop")
+    for jb, title in (("rr4k_qd1", "4k randread QD1"), ("rr4k_qd32", "4k randread QD32"))
 ]
 SCALE_INFO = ["nullb", "raw-null", "raw-null-defer", "fw-null", "brd", "fw-mem", "kloop", "fw-loop", "fw-loop-uring",
               "fw-null-alt", "fw-mem-alt", "fw-loop-alt"]
