@@ -85,6 +85,13 @@ osd objectstore = memstore
 memstore device bytes = ${CEPH_MEMSTORE_BYTES:-1073741824}
 osd op num shards = 1
 osd op num threads per shard = 2
+# A PG may serve reads only within its read lease (osd pool default read
+# lease ratio x this grace: 16 s by default).  A lone OSD that was stopped
+# for longer (the rbd tests' outage: SIGSTOP for ~15 s) finds its PGs
+# "laggy" on resume and can park their ops in "waiting for readable" for
+# good (ceph/ceph-container#1682, tracker.ceph.com/issues/80404): one OSD,
+# no peer to fail over to, so a long lease costs nothing here.
+osd heartbeat grace = 120
 CONF
 }
 
