@@ -317,9 +317,11 @@ void ublkfw_queue_reap(struct ublkfw_queue *q)
 	} batch[CQE_BATCH];
 	unsigned int n, i;
 
+	q->last_reaped = 0;
 	/* Copy a batch out and release the CQ slots before dispatching, so
 	 * callbacks may submit (and the kernel may post) freely. */
 	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, CQE_BATCH)) > 0) {
+		q->last_reaped += n;
 		for (i = 0; i < n; i++) {
 			batch[i].op = io_uring_cqe_get_data(cqes[i]);
 			batch[i].res = cqes[i]->res;

@@ -76,6 +76,7 @@ struct ublkfw_queue {
 	ev_check check_w;
 	bool wait_libev;		/* in libev (else in io_uring alone) */
 	bool done;			/* the loop ends */
+	unsigned int last_reaped;	/* CQEs the last reap found */
 	int wake_fd;			/* eventfd the ring reads: cross-thread wake-up */
 	uint64_t wake_val;
 	struct ublkfw_uring_op wake_op;

@@ -3,19 +3,9 @@
  * queue_wait.c - how a queue thread waits: the one place where libev and the
  * queue's io_uring ring meet.
  *
- * Two ways to wait, one chosen per queue:
- *
- * io_uring alone (while the queue's libev loop is nobody's): the thread
- *   waits in io_uring_submit_and_wait(), which submits the commits queued
- *   since the last wait and sleeps until the next CQE in one system call, as
- *   a bare ublk server does.  At depth 1 that is one syscall per request
- *   instead of two (epoll_wait + io_uring_enter).  Nothing is lost: a target
- *   or filter that never called ublkfw_queue_loop() has no watcher on the
- *   loop, and the framework's own wake-up is on the ring (below).
- *
- * libev (from the first ublkfw_queue_loop() on, for good): the loop waits,
- *   as any libev program does, so the target's timers and sockets work
- *   exactly as libev documents them:
+ * A queue whose target or filters have libev watchers (they asked for the
+ * loop with ublkfw_queue_loop()) waits in libev, as any libev program does,
+ * so their timers and sockets work exactly as libev documents them:
  *   - an ev_io on the ring fd wakes the loop when CQEs are ready (a plain
  *     ring: a DEFER_TASKRUN ring runs its completions only when its own
  *     thread enters the kernel, so an epoll wait on its fd can sleep past
@@ -23,16 +13,28 @@
  *   - an ev_check reaps every CQE after each wake-up (ublkfw_queue_reap());
  *   - an ev_prepare submits all SQEs queued during the iteration in one
  *     io_uring_enter(), so N completions cost one syscall, not N.
- *   A queue that starts in io_uring alone switches at the end of the reap in
- *   which its target first asked for the loop, so the watchers it started
- *   there are in place before the next wait.
+ *
+ * Any other queue chooses at each wait, by what the last wake-up found:
+ *   - one CQE or none (light load, QD1): io_uring_submit_and_wait(), which
+ *     submits the commits and sleeps until the next CQE in one system call,
+ *     as a bare ublk server does: one syscall per request instead of two;
+ *   - more (a queue kept busy): one libev iteration as above, epoll_wait on
+ *     the ring fd and a separate submit.  Measured (docs/benchmarks.md):
+ *     waiting in io_uring_enter() alone, which returns at the first CQE,
+ *     wakes the thread 2.5x as often per request at 4k QD32 (0.25 context
+ *     switches per request against 0.10) and gives 0.63-0.91x the IOPS of
+ *     the epoll wait there; choosing by the load keeps 0.86-0.99x of them,
+ *     and 1.14-1.25x at QD1.
+ * A queue whose target first asks for the loop in the middle of a reap
+ * switches to libev for good at its end, so the watchers it started there
+ * are in place before the next wait.
  *
  * The cross-thread wake-up (ublkfw_io_complete_async(), a stop request) is
  * an eventfd the ring reads: its CQE ends either wait.  Senders write it only
  * when no wake-up is pending yet, as ev_async_send() does.
  *
  * UBLKFW_QUEUE_WAIT=libev in the server's environment makes every queue wait
- * in libev from the start (the old wiring, for side-by-side measurement).
+ * in libev from the start (for side-by-side measurement).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -142,13 +144,22 @@ static void wait_in_libev(struct ublkfw_queue *q)
 	ev_run(q->loop, 0);
 }
 
-/* ---- waiting in io_uring ------------------------------------------------ */
+/* ---- waiting by the load ------------------------------------------------ */
 
-static void wait_in_uring(struct ublkfw_queue *q)
+static void wait_by_load(struct ublkfw_queue *q)
 {
+	/* the ring's watchers, for the busy waits */
+	ev_io_start(q->loop, &q->ring_w);
+	ev_prepare_start(q->loop, &q->prepare_w);
+	ev_check_start(q->loop, &q->check_w);
 	while (!q->done && !q->wait_libev) {
-		int ret = io_uring_submit_and_wait(&q->ring, 1);
+		int ret;
 
+		if (q->last_reaped > 1) {
+			ev_run(q->loop, EVRUN_ONCE);	/* submit, epoll_wait, reap */
+			continue;
+		}
+		ret = io_uring_submit_and_wait(&q->ring, 1);
 		/* EINTR: a signal (none is unblocked here); EBUSY/EAGAIN: the
 		 * CQ is full, and the reap below makes room. */
 		if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN && ret != -ETIME) {
@@ -164,7 +175,7 @@ static void wait_in_uring(struct ublkfw_queue *q)
 
 void ublkfw_queue_wait_run(struct ublkfw_queue *q)
 {
-	wait_in_uring(q);
+	wait_by_load(q);
 	if (!q->done)
 		wait_in_libev(q);
 }
