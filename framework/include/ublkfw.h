@@ -183,9 +183,10 @@ UBLKFW_API unsigned int ublkfw_queue_depth(const struct ublkfw_queue *q);
 /*
  * The queue thread's libev loop: add timers, ev_io watchers etc. here.
  * Asking for it changes how the queue waits, for good: a queue whose target
- * and filters never call this waits in io_uring_enter() alone (one system
- * call per request at low depth); from the first call on, it waits in libev
- * (epoll), so that the watchers started on it work as libev documents them.
+ * and filters never call this chooses each wait by the load, in
+ * io_uring_enter() alone when it is light (one system call per request at
+ * QD1); from the first call on, it waits in libev (epoll), so that the
+ * watchers started on it work as libev documents them.
  * Ask in queue_init() if the target will need the loop at all.
  */
 UBLKFW_API struct ev_loop *ublkfw_queue_loop(const struct ublkfw_queue *q);

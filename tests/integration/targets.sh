@@ -235,7 +235,8 @@ umount $W/ro.img
 
 # ---- how a queue thread waits (framework/queue_wait.c) --------------------
 # A queue whose target and filters have no libev watcher (null) waits in
-# io_uring alone: one io_uring_enter() per request at QD1 and no epoll_wait.
+# io_uring alone while the load is light: at QD1 one io_uring_enter() per
+# request and no epoll_wait.
 # The delay filter asks for the loop (its timers) at its first request, and
 # from then on the queue waits in libev: epoll_wait + io_uring_enter.
 # UBLKFW_QUEUE_WAIT=libev is that wiring from the start.  Counted with
@@ -268,7 +269,7 @@ wait_check() {
 		"$CTL" del -n $id > /dev/null
 	fi
 }
-wait_check "null, in io_uring alone" 0.9 1.1 0 0.05 -t null -s 64M
+wait_check "null at QD1, in io_uring alone" 0.9 1.1 0 0.05 -t null -s 64M
 wait_check "null + delay filter, in libev" 0.9 1.2 1.5 2.5 -t null -s 64M --filter delay --delay-us 1
 export UBLKFW_QUEUE_WAIT=libev
 wait_check "null, UBLKFW_QUEUE_WAIT=libev" 0.9 1.2 0.9 1.2 -t null -s 64M
