@@ -136,11 +136,17 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	 * watcher reaps, and the next prepare submits again. */
 }
 
-static void wait_in_libev(struct ublkfw_queue *q)
+/* The ring's three watchers (starting them again is a no-op in libev). */
+static void watch_ring(struct ublkfw_queue *q)
 {
 	ev_io_start(q->loop, &q->ring_w);
 	ev_prepare_start(q->loop, &q->prepare_w);
 	ev_check_start(q->loop, &q->check_w);
+}
+
+static void wait_in_libev(struct ublkfw_queue *q)
+{
+	watch_ring(q);
 	ev_run(q->loop, 0);
 }
 
@@ -148,10 +154,7 @@ static void wait_in_libev(struct ublkfw_queue *q)
 
 static void wait_by_load(struct ublkfw_queue *q)
 {
-	/* the ring's watchers, for the busy waits */
-	ev_io_start(q->loop, &q->ring_w);
-	ev_prepare_start(q->loop, &q->prepare_w);
-	ev_check_start(q->loop, &q->check_w);
+	watch_ring(q);			/* for the busy waits */
 	while (!q->done && !q->wait_libev) {
 		int ret;
 
