@@ -8,7 +8,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config liburing-dev libev-dev libcriterion-dev libjson-c-dev libnbd-dev librbd-dev"
-TEST_PKGS="clang libclang-rt-14-dev udev fio jq python3 e2fsprogs xfsprogs util-linux qemu-system-x86 busybox-static cpio kmod xz-utils gzip procps gnuplot-nox file groff-base nbdkit qemu-utils nbd-client ceph-mon ceph-osd ceph-common python3-rados"
+TEST_PKGS="clang libclang-rt-14-dev udev fio jq strace python3 e2fsprogs xfsprogs util-linux qemu-system-x86 busybox-static cpio kmod xz-utils gzip procps gnuplot-nox file groff-base nbdkit qemu-utils nbd-client ceph-mon ceph-osd ceph-common python3-rados"
 KERNEL_PKGS="flex bison bc libelf-dev libssl-dev dwarves perl rsync gcc make libc6-dev patch xz-utils"
 
 case "${1:-all}" in
