@@ -81,8 +81,8 @@ static uint64_t fw_done(struct ublkfw_queue *q)
 static void ring_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
+	(void)w;
 	(void)revents;
-	ublkfw_queue_reap(w->data);
 }
 
 static void check_cb(struct ev_loop *loop, ev_check *w, int revents)

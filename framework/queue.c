@@ -81,12 +81,12 @@ int ublkfw_queue_submit(struct ublkfw_queue *q)
 	return ret;
 }
 
-static struct io_uring_sqe *queue_sqe(struct ublkfw_queue *q)
+struct io_uring_sqe *ublkfw_queue_sqe(struct ublkfw_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
 	if (!sqe) {
-		/* SQ full: flush it now rather than wait for the loop's prepare. */
+		/* SQ full: flush it now rather than wait for the next wait. */
 		if (ublkfw_queue_submit(q) < 0)
 			return NULL;
 		sqe = io_uring_get_sqe(&q->ring);
@@ -96,7 +96,7 @@ static struct io_uring_sqe *queue_sqe(struct ublkfw_queue *q)
 
 struct io_uring_sqe *ublkfw_queue_get_sqe(struct ublkfw_queue *q, struct ublkfw_uring_op *op)
 {
-	struct io_uring_sqe *sqe = queue_sqe(q);
+	struct io_uring_sqe *sqe = ublkfw_queue_sqe(q);
 
 	if (!sqe)
 		return NULL;
@@ -124,7 +124,7 @@ int ublkfw_queue_register_file(struct ublkfw_queue *q, int fd)
 static void queue_ublk_cmd(struct ublkfw_queue *q, struct io_slot *s, unsigned int cmd_op,
 			   int result)
 {
-	struct io_uring_sqe *sqe = queue_sqe(q);
+	struct io_uring_sqe *sqe = ublkfw_queue_sqe(q);
 	struct ublksrv_io_cmd *cmd;
 
 	if (!sqe) {
@@ -331,14 +331,13 @@ void ublkfw_queue_reap(struct ublkfw_queue *q)
 		for (i = 0; i < n; i++) {
 			struct ublkfw_uring_op *op = batch[i].op;
 
-			if (ublkfw_queue_wait_owns(q, op)) {
+			/* a ublk command or the wait's own wake-up: no target op */
+			if (op->cb == cmd_cqe_cb || ublkfw_queue_wait_owns(q, op)) {
 				op->cb(q, op, batch[i].res, batch[i].flags);
-			} else if (op->cb != cmd_cqe_cb) {
+			} else {
 				q->target_inflight--;
 				op->cb(q, op, batch[i].res, batch[i].flags);
 				maybe_finish(q);
-			} else {
-				op->cb(q, op, batch[i].res, batch[i].flags);
 			}
 		}
 	}
@@ -434,10 +433,10 @@ static int queue_setup(struct ublkfw_queue *q)
 	if (ublkfw_queue_alloc_slots(q))
 		return -ENOMEM;
 
-	/* Room for every tag's command plus as many target operations. */
-	/* Only this thread submits (SINGLE_ISSUER lets the kernel skip the
-	 * locking for others); a registered ring fd saves the fd lookup of
-	 * every io_uring_enter(). */
+	/* Room for every tag's command plus as many target operations.  Only
+	 * this thread submits (SINGLE_ISSUER lets the kernel skip the locking
+	 * for others); a registered ring fd saves the fd lookup of every
+	 * io_uring_enter(). */
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER;
 	p.cq_entries = roundup_pow2(q->depth * 4);
@@ -459,10 +458,7 @@ static int queue_setup(struct ublkfw_queue *q)
 	}
 	q->nr_files = 1;
 
-	ret = ublkfw_queue_wait_setup(q);
-	if (ret)
-		return ret;
-	return 0;
+	return ublkfw_queue_wait_setup(q);
 }
 
 static void queue_report(struct ublkfw_queue *q, int ret)

@@ -74,7 +74,7 @@ struct ublkfw_queue {
 	ev_io ring_w;
 	ev_prepare prepare_w;
 	ev_check check_w;
-	bool wait_libev;		/* in libev (else in io_uring alone) */
+	bool wait_libev;		/* in libev for good (else by the load) */
 	bool done;			/* the loop ends */
 	unsigned int last_reaped;	/* CQEs the last reap found */
 	int wake_fd;			/* eventfd the ring reads: cross-thread wake-up */
@@ -116,6 +116,8 @@ void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result);
 /* Reap and dispatch every ready CQE (after every wait). */
 void ublkfw_queue_reap(struct ublkfw_queue *q);
 int ublkfw_queue_submit(struct ublkfw_queue *q);
+/* An SQE, the SQ flushed first if it is full; NULL if even that failed. */
+struct io_uring_sqe *ublkfw_queue_sqe(struct ublkfw_queue *q);
 /* Complete what other threads handed over with ublkfw_io_complete_async(). */
 void ublkfw_queue_take_remote(struct ublkfw_queue *q);
 

@@ -49,13 +49,8 @@
 
 static void wake_arm(struct ublkfw_queue *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = ublkfw_queue_sqe(q);
 
-	if (!sqe) {
-		/* The SQ is sized for every tag and as many target ops; flush it. */
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-	}
 	if (!sqe) {
 		ublkfw_err(q->dev, "queue %u: no SQE for the wake-up read", q->id);
 		return;
