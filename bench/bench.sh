@@ -140,6 +140,13 @@ for d in $(echo "$devs" | grep -x -e fw-mem-hp -e fw-loop-hp); do
 	chk "$d: copy mode really copied (zc_ios = 0)" \
 		jq -e --arg d "$d" '[.results[$d][] | .median.zc_ios // 0] | add == 0' "$J"
 done
+# a server that pins its queue threads by GET_QUEUE_AFFINITY: each hardware
+# queue's CPUs are some thread's allowed CPUs (raw-null once asked for queue
+# 0's set for every queue, and ran them all on CPU 0)
+for d in $(jq -r '.meta.devices | to_entries[] | select(.value.queue_cpus) | .key' "$J" 2>/dev/null); do
+	chk "$d: every hardware queue has a server thread pinned to its CPUs" \
+		jq -e --arg d "$d" '.meta.devices[$d] | .thread_cpus as $t | all(.queue_cpus[]; . as $q | $t | index($q) != null)' "$J"
+done
 chk "no failed fio run" jq -e '.failed_runs | length == 0' "$J"
 [ -s "$RESULTS/results.md" ] && { echo; sed -n '/^### Goals/,/^### Ratios/p' "$RESULTS/results.md" | sed '$d'; }
 

@@ -243,6 +243,26 @@ for d in $DEVICES; do
 done
 
 # ---- meta.json ------------------------------------------------------------
+# cpulist "0-2, 5" -> "0,1,2,5": sysfs and /proc/PID/status spell them apart
+cpulist() {
+	local out="" r
+	for r in $(tr -d ' ' <<< "$1" | tr ',' ' '); do
+		out+=$(seq -s, "${r%-*}" "${r#*-}"),
+	done
+	echo "${out%,}"
+}
+# placement DEV PID: the CPUs of each hardware queue and of each server
+# thread (bench.sh checks that every queue has a thread pinned to its CPUs)
+placement() {
+	local b=${1#/dev/} f qs="" ts=""
+	for f in /sys/block/$b/mq/*/cpu_list; do qs+="$(cpulist "$(cat "$f")")"$'\n'; done
+	for f in /proc/$2/task/*/status; do
+		ts+="$(cpulist "$(awk '/^Cpus_allowed_list:/ { print $2 }' "$f")")"$'\n'
+	done
+	printf '"queue_cpus": %s, "thread_cpus": %s, ' \
+		"$(printf '%s' "$qs" | jq -Rsc 'split("\n") | map(select(. != ""))')" \
+		"$(printf '%s' "$ts" | jq -Rsc 'split("\n") | map(select(. != ""))')"
+}
 param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 {
 	printf '{"kernel": "%s", "cpus": %d, "mem_kb": %d, "clk_tck": %d, "guest": %s,\n' \
@@ -265,11 +285,12 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 		[ "$d" = raw-null ] && args='{"args": "raw-null -q 2 -s 1G"}'
 		[ "$d" = raw-null-defer ] && args='{"args": "raw-null -q 2 -s 1G --defer"}'
 		[[ $d == *-alt ]] && args=$(jq -c --arg c "$ALT_CTL" '. + {ctl: $c}' <<< "$args")
-		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", "server": %s}' \
+		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", %s"server": %s}' \
 			"$sep" "$d" "${DEV[$d]}" "${PID[$d]:-null}" "$nq" \
 			"$(cat /sys/block/$b/queue/max_sectors_kb)" \
 			"$(cat /sys/block/$b/queue/scheduler 2>/dev/null || echo 'none (bio-based)')" \
-			"${MEMOPT[$d]:+mmaphuge:${MEMOPT[$d]}}" "${args:-null}"
+			"${MEMOPT[$d]:+mmaphuge:${MEMOPT[$d]}}" \
+			"$([ -n "${PID[$d]:-}" ] && placement "${DEV[$d]}" "${PID[$d]}")" "${args:-null}"
 		sep=","
 	done
 	printf '\n}}\n'

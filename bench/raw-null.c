@@ -397,7 +397,9 @@ int main(int argc, char **argv)
 		q->id = i;
 		q->pin = g.pin;
 		CPU_ZERO(&q->cpus);
-		if (ctrl_cmd(UBLK_U_CMD_GET_QUEUE_AFFINITY, i, &q->cpus, sizeof(q->cpus), 0) < 0)
+		/* the kernel reads the queue from data[0], not queue_id */
+		if (ctrl_cmd(UBLK_U_CMD_GET_QUEUE_AFFINITY, (uint16_t)-1, &q->cpus,
+			     sizeof(q->cpus), i) < 0)
 			CPU_ZERO(&q->cpus);
 		if (pthread_create(&q->thread, NULL, queue_thread, q)) {
 			fprintf(stderr, "raw-null: cannot create queue thread %u\n", i);
