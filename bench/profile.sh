@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$OUT" ] || { echo "profile: --out DIR is required" >&2; exit 2; }
-mkdir -p "$OUT"
+mkdir -p "$OUT" || { echo "profile: cannot create $OUT (in the guest, only the share under tests/out/vm is writable)" >&2; exit 2; }
 W=/dev/shm/ublkfw-profile
 mkdir -p $W
 MD=$OUT/profile.md
