@@ -35,8 +35,8 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/queue_wait.c framework/
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
-	targets/stripe.c targets/backing.c targets/backing_map.c targets/nbd.c targets/nbd_map.c \
-	targets/rbd.c targets/rbd_connect.c
+	targets/stripe.c targets/backing.c targets/backing_map.c \
+	targets/nbd.c targets/nbd_conn.c targets/nbd_map.c targets/rbd.c targets/rbd_connect.c
 TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-util.c tools/ctl-recover.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
