@@ -104,6 +104,51 @@ fio_ok() {
 	fi
 }
 
+# ---- filesystems -------------------------------------------------------------
+
+# fs_fill DIR FILES BIG: FILES random files of 4-29 KiB in two directories and
+# one of BIG bytes (a head -c size), their checksums in $W/sums (fs_verify).
+fs_fill() {
+	mkdir -p "$1/d1/d2" "$1/d2"
+	_fs_i=0
+	while [ $_fs_i -lt "$2" ]; do
+		head -c $((4096 * (_fs_i % 7 + 1) + _fs_i * 13)) /dev/urandom \
+			> "$1/d$((_fs_i % 2 + 1))/f$_fs_i"
+		_fs_i=$((_fs_i + 1))
+	done
+	head -c "$3" /dev/urandom > "$1/d1/d2/big"
+	(cd "$1" && find . -type f | sort | xargs sha256sum) > "$W/sums"
+}
+
+# fs_verify NAME DEV: DEV mounted on $W/mnt reads back every file of the last
+# fs_fill; unmounted again.
+fs_verify() {
+	mkdir -p "$W/mnt"
+	if mount "$2" "$W/mnt"; then
+		check "$1: all $(wc -l < "$W/sums") files' checksums match" \
+			sh -c "cd $W/mnt && sha256sum --quiet -c $W/sums"
+		umount "$W/mnt"
+	else
+		fail "$1: mount"
+	fi
+}
+
+# fs_roundtrip NAME DEV FILES BIG MKFS FSCK... : a filesystem made (MKFS DEV)
+# and filled (fs_fill), unmounted, clean by FSCK DEV, remounted and re-read.
+fs_roundtrip() {
+	_fs_name=$1 _fs_dev=$2 _fs_files=$3 _fs_big=$4 _fs_mkfs=$5
+	shift 5
+	mkdir -p "$W/mnt"
+	if ! $_fs_mkfs "$_fs_dev" > "$W/mkfs.log" 2>&1 || ! mount "$_fs_dev" "$W/mnt"; then
+		fail "$_fs_name: mkfs and mount" "$(cat "$W/mkfs.log")"
+		return
+	fi
+	fs_fill "$W/mnt" "$_fs_files" "$_fs_big"
+	check "$_fs_name: umount (flushes through the target)" umount "$W/mnt"
+	check "$_fs_name: fsck clean after umount" "$@" "$_fs_dev"
+	fs_verify "$_fs_name, remounted" "$_fs_dev"
+}
+
 # ---- user recovery ---------------------------------------------------------
 
 server_pid() { "$CTL" list -n "$1" --json | jq '.[0].pid'; }

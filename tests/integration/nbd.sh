@@ -60,30 +60,6 @@ del_ok() {	# del_ok NAME ID: del works and the device nodes go away
 	check "$1: /dev/ublkb$2 gone" wait_gone "$2"
 }
 
-fs_roundtrip() {	# fs_roundtrip NAME DEV: ext4 made, filled, fsck'd, remounted, re-read
-	mnt=$W/mnt; mkdir -p $mnt
-	if ! mkfs.ext4 -q -F "$2" > /dev/null 2>&1 || ! mount "$2" $mnt; then
-		fail "$1: mkfs.ext4 and mount"
-		return
-	fi
-	mkdir -p $mnt/d1/d2 $mnt/d2
-	i=0
-	while [ $i -lt 30 ]; do
-		head -c $((4096 * (i % 7 + 1) + i * 13)) /dev/urandom > $mnt/d$((i % 2 + 1))/f$i
-		i=$((i + 1))
-	done
-	head -c 12M /dev/urandom > $mnt/d1/d2/big
-	(cd $mnt && find . -type f | sort | xargs sha256sum) > $W/sums
-	check "$1: umount (flushes through the NBD server)" umount $mnt
-	check "$1: e2fsck -fn clean after umount" e2fsck -fn "$2"
-	if mount "$2" $mnt; then
-		check "$1: all $(wc -l < $W/sums) files' checksums match after remount" \
-			sh -c "cd $mnt && sha256sum --quiet -c $W/sums"
-		umount $mnt
-	else
-		fail "$1: remount"
-	fi
-}
 
 # ---- nbdkit memory over TCP, two queues (multi-conn) ---------------------
 if serve mem-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT memory 96M; then
@@ -153,7 +129,7 @@ if serve file-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT file $W/file.img; then
 	NK=$srv
 	with_dev "nbdkit file, TCP" -t nbd nbd://127.0.0.1:$PORT/ && {
 		verify "nbdkit file, TCP" /dev/ublkb$id 16M
-		fs_roundtrip "ext4 on nbdkit file" /dev/ublkb$id
+		fs_roundtrip "ext4 on nbdkit file" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 		del_ok "file/TCP" $id
 	}
 	stop $NK
@@ -170,7 +146,7 @@ if serve qemu-unix $W/qemu.sock qemu-nbd -t -f qcow2 --cache=writeback --discard
 	QN=$srv
 	with_dev "qemu-nbd qcow2, unix socket" -t nbd "nbd+unix:///disk?socket=$W/qemu.sock" && {
 		verify "qemu-nbd qcow2, unix socket" /dev/ublkb$id 16M
-		fs_roundtrip "ext4 on qemu-nbd qcow2" /dev/ublkb$id
+		fs_roundtrip "ext4 on qemu-nbd qcow2" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 		del_ok "qemu-nbd/unix" $id
 	}
 	expect_error "qemu-nbd: an export the server does not have" "cannot connect to .*nosuch" \

@@ -81,39 +81,13 @@ if with_dev "rbd" -t rbd -q 2 --filter stats --conf "$CONF" --timeout $TMO rbd/i
 	check "rbd: each FUA write is a librbd flush too (O_SYNC: $((u2 - u1)) FLUSH, $((l2 - l1)) flushes)" \
 		test $((l2 - l1)) -ge $((u2 - u1 + 64))
 
-	mnt=$W/mnt; mkdir -p $mnt
-	if mkfs.ext4 -q -F /dev/ublkb$id > $W/mkfs.log 2>&1 && mount /dev/ublkb$id $mnt; then
-		mkdir -p $mnt/d1/d2 $mnt/d2
-		i=0
-		while [ $i -lt 30 ]; do
-			head -c $((4096 * (i % 7 + 1) + i * 13)) /dev/urandom > $mnt/d$((i % 2 + 1))/f$i
-			i=$((i + 1))
-		done
-		head -c 12M /dev/urandom > $mnt/d1/d2/big
-		(cd $mnt && find . -type f | sort | xargs sha256sum) > $W/sums
-		umount $mnt
-		check "ext4 on rbd: e2fsck -fn clean after umount" e2fsck -fn /dev/ublkb$id
-		if mount /dev/ublkb$id $mnt; then
-			check "ext4 on rbd: checksums match after remount" \
-				sh -c "cd $mnt && sha256sum --quiet -c $W/sums"
-			umount $mnt
-		else
-			fail "ext4 on rbd: remount"
-		fi
-	else
-		fail "ext4 on rbd: mkfs and mount" "$(cat $W/mkfs.log)"
-	fi
+	fs_roundtrip "ext4 on rbd" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 	check "rbd: del" "$CTL" del -n $id
 fi
 # The data is the cluster's: a new server of a new device reads it all.
 if with_dev "rbd again" -t rbd --conf "$CONF" rbd/img; then
 	check "ext4 on rbd, new server: e2fsck -fn clean" e2fsck -fn /dev/ublkb$id
-	if mount /dev/ublkb$id $mnt; then
-		check "ext4 on rbd, new server: checksums match" sh -c "cd $mnt && sha256sum --quiet -c $W/sums"
-		umount $mnt
-	else
-		fail "ext4 on rbd, new server: mount"
-	fi
+	fs_verify "ext4 on rbd, new server" /dev/ublkb$id
 	check "rbd again: del" "$CTL" del -n $id
 fi
 

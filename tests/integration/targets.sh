@@ -110,38 +110,14 @@ check "stripe: data is really striped (leg 1 holds device chunk 1)" sh -c "
 rm -f $W/s*.img
 
 # ---- filesystems: ext4 and xfs survive umount, fsck and remount ---------
-fs_roundtrip() {	# fs_roundtrip NAME DEV MKFS FSCK...
-	name=$1 dev=$2 mkfs=$3; shift 3
-	mnt=$W/mnt; mkdir -p $mnt
-	if ! $mkfs "$dev" > /dev/null 2>&1 || ! mount "$dev" $mnt; then
-		fail "$name: mkfs and mount"
-		return
-	fi
-	mkdir -p $mnt/d1/d2 $mnt/d2
-	i=0
-	while [ $i -lt 40 ]; do
-		head -c $((4096 * (i % 7 + 1) + i * 13)) /dev/urandom > $mnt/d$((i % 2 + 1))/f$i
-		i=$((i + 1))
-	done
-	head -c 20M /dev/urandom > $mnt/d1/d2/big
-	(cd $mnt && find . -type f | sort | xargs sha256sum) > $W/sums
-	umount $mnt
-	check "$name: fsck clean after umount" "$@" "$dev"
-	if mount "$dev" $mnt; then
-		check "$name: checksums match after remount" sh -c "cd $mnt && sha256sum --quiet -c $W/sums"
-		umount $mnt
-	else
-		fail "$name: remount"
-	fi
-}
 mkfile $W/fs.img 128M
 with_dev "ext4 on loop" -t loop $W/fs.img && {
-	fs_roundtrip "ext4 on loop" /dev/ublkb$id "mkfs.ext4 -q -F" e2fsck -fn
+	fs_roundtrip "ext4 on loop" /dev/ublkb$id 40 20M "mkfs.ext4 -q -F" e2fsck -fn
 	"$CTL" del -n $id >/dev/null
 }
 mkfile $W/xfs.img 320M		# xfsprogs 6.1 wants at least 300M
 with_dev "xfs on loop" -t loop $W/xfs.img && {
-	fs_roundtrip "xfs on loop" /dev/ublkb$id "mkfs.xfs -q -f" xfs_repair -n
+	fs_roundtrip "xfs on loop" /dev/ublkb$id 40 20M "mkfs.xfs -q -f" xfs_repair -n
 	"$CTL" del -n $id >/dev/null
 }
 rm -f $W/xfs.img
