@@ -87,13 +87,13 @@ server_cmd() {
 }
 [ -f $W/loop.img ] || dd if=/dev/zero of=$W/loop.img bs=1M count=256 status=none
 
-SPID="" SDEV=""
-start_server() {	# start_server LOGFILE CMD...: SPID, SDEV
+SPID="" SDEV="" START_WAIT=60
+start_server() {	# start_server LOGFILE CMD...: SPID, SDEV (waits START_WAIT s)
 	local log=$1
 	shift
 	"$@" > "$log" 2>&1 &
 	SPID=$!
-	for _ in $(seq 600); do
+	for _ in $(seq $((START_WAIT * 10))); do
 		grep -q '^/dev/ublkb' "$log" && break
 		kill -0 $SPID 2>/dev/null || break
 		sleep 0.1
@@ -174,6 +174,7 @@ fi
 if [[ " $WHAT " == *" callgrind "* ]]; then
 	md "## callgrind: user-space instructions per I/O, (Ir(N2) - Ir(N1)) / (N2 - N1), N1=$N1, N2=$N2"
 	md ""
+	START_WAIT=900		# a server under valgrind in a TCG guest starts in minutes
 	for s in $SERVERS; do
 		for j in $JOBS; do
 			for n in $N1 $N2; do
