@@ -15,6 +15,7 @@ T_NAME=$T_GROUP
 . "$TOP/tests/report.sh"	# pass, fail
 T_LOG="$OUT/$T_GROUP.cmd.log"
 : > "$T_LOG"
+T_T0=$(date +%s)	# the log says how far into the group each check ended
 
 say() { printf '%s\n' "$*"; }
 
@@ -27,7 +28,7 @@ check() {
 	else
 		fail "$_c_name (exit $?: $*)" "$_c_out"
 	fi
-	printf '### %s\n%s\n' "$_c_name" "$_c_out" >> "$T_LOG"
+	printf '### %s (%d s)\n%s\n' "$_c_name" $(($(date +%s) - T_T0)) "$_c_out" >> "$T_LOG"
 }
 
 # expect_error NAME PATTERN CMD... : CMD must exit non-zero, print exactly
@@ -181,6 +182,7 @@ recover_ok() {
 t_summary() {
 	say ""
 	[ "$T_FAIL" -gt 0 ] && say "failed in $T_GROUP:$T_FAILED"
+	say "$T_GROUP: took $(($(date +%s) - T_T0)) s"
 	say "$T_GROUP: $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 }
