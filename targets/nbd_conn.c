@@ -72,6 +72,14 @@ struct nbd_handle *nbd_conn_handle(void)
 static void nq_after(struct nbd_queue *nq, const char *why);
 static void req_submit(struct nbd_queue *nq, struct nbd_req *r);
 
+/* Connect again in nq->backoff seconds (retry_cb). */
+static void retry_later(struct nbd_queue *nq)
+{
+	ev_timer_stop(nq->loop, &nq->retry_w);
+	ev_timer_set(&nq->retry_w, nq->backoff, 0);
+	ev_timer_start(nq->loop, &nq->retry_w);
+}
+
 static void tick_on(struct nbd_queue *nq)
 {
 	if (!ev_is_active(&nq->tick_w))
@@ -146,9 +154,7 @@ static void nq_lost(struct nbd_queue *nq, const char *why, double since)
 		ublkfw_err(nq->dev, "queue %u: lost %s: %s; reconnecting, I/O waits up to %u s",
 			   ublkfw_queue_id(nq->q), nq->nd->uri, why, nq->nd->timeout);
 	}
-	ev_timer_stop(nq->loop, &nq->retry_w);
-	ev_timer_set(&nq->retry_w, nq->backoff, 0);
-	ev_timer_start(nq->loop, &nq->retry_w);
+	retry_later(nq);
 	nq->backoff = nq->backoff * 2 < BACKOFF_MAX ? nq->backoff * 2 : BACKOFF_MAX;
 	tick_on(nq);
 }
@@ -267,9 +273,7 @@ static void nq_connect(struct nbd_queue *nq)
 
 	nq->h = nbd_conn_handle();
 	if (!nq->h) {		/* out of memory: try again later */
-		ev_timer_stop(nq->loop, &nq->retry_w);
-		ev_timer_set(&nq->retry_w, nq->backoff, 0);
-		ev_timer_start(nq->loop, &nq->retry_w);
+		retry_later(nq);
 		return;
 	}
 	nq->ready = false;
