@@ -110,12 +110,10 @@ patched() {
 	[ -f "$build" ] ||
 		die "$build does not exist (yet): cannot build the patched kernel; use -k stock"
 	say "kernel/build.sh $* (its output follows on stderr)"
-	# build.sh's last stdout line is the image path; show all of its output
-	if [ -x "$build" ]; then
-		img=$("$build" "$@" | tee /dev/stderr | tail -n 1) || die "kernel/build.sh $* failed"
-	else
-		img=$(bash "$build" "$@" | tee /dev/stderr | tail -n 1) || die "kernel/build.sh $* failed"
-	fi
+	# build.sh's last stdout line is the image path; its progress is on
+	# stderr already. (Not `tee /dev/stderr`: when stderr is a log file,
+	# that reopens it truncated and garbles the log.)
+	img=$(bash "$build" "$@" | tail -n 1) || die "kernel/build.sh $* failed"
 	[ -n "$img" ] && [ -f "$img" ] || die "kernel/build.sh $* did not print an existing image path (got '$img')"
 	case $img in /*) ;; *) img=$(cd "$(dirname "$img")" && pwd)/$(basename "$img") ;; esac
 	echo "KERNEL=$img MODDIR="
