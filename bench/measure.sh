@@ -251,6 +251,8 @@ cpulist() {
 	done
 	echo "${out%,}"
 }
+# json_lines: stdin's non-empty lines as a JSON array of strings
+json_lines() { jq -Rsc 'split("\n") | map(select(. != ""))'; }
 # placement DEV PID: the CPUs of each hardware queue and of each server
 # thread (bench.sh checks that every queue has a thread pinned to its CPUs)
 placement() {
@@ -260,8 +262,7 @@ placement() {
 		ts+="$(cpulist "$(awk '/^Cpus_allowed_list:/ { print $2 }' "$f")")"$'\n'
 	done
 	printf '"queue_cpus": %s, "thread_cpus": %s, ' \
-		"$(printf '%s' "$qs" | jq -Rsc 'split("\n") | map(select(. != ""))')" \
-		"$(printf '%s' "$ts" | jq -Rsc 'split("\n") | map(select(. != ""))')"
+		"$(printf '%s' "$qs" | json_lines)" "$(printf '%s' "$ts" | json_lines)"
 }
 param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 {
@@ -275,7 +276,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 	printf ' "null_blk": {"submit_queues": "%s", "queue_mode": "%s", "hw_queue_depth": "%s"},\n' \
 		"$(param null_blk submit_queues)" "$(param null_blk queue_mode)" "$(param null_blk hw_queue_depth)"
 	printf ' "brd": {"rd_size_kib": "%s"},\n' "$(param brd rd_size)"
-	printf ' "jobs": %s, "devices": {' "$(printf '%s\n' $JOBS | jq -Rs 'split("\n") | map(select(. != ""))')"
+	printf ' "jobs": %s, "devices": {' "$(printf '%s\n' $JOBS | json_lines)"
 	sep=""
 	for d in $DEVICES; do
 		b=${DEV[$d]#/dev/}
