@@ -24,11 +24,6 @@ cd "$TOP" || exit 1
 groups=${*:-$(ls tests/integration/*.sh | sed -n 's|.*/\([^/]*\)\.sh$|\1|p' | grep -v '^lib\(-.*\)\{0,1\}$')}
 pass=0 fail=0 failed=""
 
-need_of() {	# need_of GROUP: the kernel its header asks for
-	n=$(sed -n 's/^# kernel: *//p' "tests/integration/$1.sh" 2>/dev/null | head -1)
-	echo "${n:-stock}"
-}
-
 native_ok() {	# native_ok KERNEL-NEED
 	[ "$(id -u)" = 0 ] && [ -e /dev/ublk-control ] || return 1
 	has_zc=no
@@ -48,44 +43,12 @@ after_line() {
 }
 
 for g in $groups; do
-	[ -f "tests/integration/$g.sh" ] ||
-		{ echo "run-integration: no test group '$g' (tests/integration/$g.sh)" >&2; exit 2; }
-done
-
-# A cold build of the patched kernel takes about 25 minutes on 2 cores. When
-# groups that need it will boot the guest, build it in the background, at the
-# lowest CPU and I/O priority, while the groups that boot Debian's kernel run
-# first (they keep the CPU they use; the build gets what they leave idle). A
-# patched group that comes before it is done waits for it (kernel/build.sh
-# takes one lock per build).
-bg_build=""
-stop_bg_build() {
-	[ -n "$bg_build" ] && kill -- "-$bg_build" 2>/dev/null
-	bg_build=""
-}
-trap 'stop_bg_build' EXIT
-trap 'stop_bg_build; exit 130' INT TERM
-patched_groups="" other_groups=""
-for g in $groups; do
-	case $(need_of "$g") in
-	patched) patched_groups="$patched_groups $g" ;;
-	*) other_groups="$other_groups $g" ;;
-	esac
-done
-if [ -n "$patched_groups" ] && [ -n "$other_groups" ] && ! native_ok patched; then
-	echo "run-integration: building the patched kernel in the background" \
-		"(log: tests/out/kernel-build.log) while the other groups run"
-	setsid nice -n 19 ionice -c 3 tests/vm/get-kernel.sh patched \
-		> tests/out/kernel-build.log 2>&1 < /dev/null &
-	bg_build=$!
-	groups="$other_groups$patched_groups"
-fi
-
-for g in $groups; do
 	script=tests/integration/$g.sh
-	need=$(need_of "$g")
+	[ -f "$script" ] || { echo "run-integration: no test group '$g' ($script)" >&2; exit 2; }
+	need=$(sed -n 's/^# kernel: *//p' "$script" | head -1)
 	tmo=$(sed -n 's/^# timeout: *//p' "$script" | head -1)
 	mem=$(sed -n 's/^# memory: *//p' "$script" | head -1)
+	need=${need:-stock}
 	log="$TOP/tests/out/$g.log"
 	mkdir -p "$TOP/tests/out"
 	splat=""
@@ -123,11 +86,6 @@ for g in $groups; do
 	fail=$((fail + f))
 	[ "$f" -gt 0 ] && failed="$failed $g"
 done
-# Only a build that no group waited for can still be running here.
-if [ -n "$bg_build" ]; then
-	wait "$bg_build" || echo "run-integration: the background kernel build failed: see tests/out/kernel-build.log"
-	bg_build=""
-fi
 echo
 [ -n "$failed" ] && echo "integration: failing groups:$failed"
 echo "integration: $pass passed, $fail failed"
