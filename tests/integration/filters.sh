@@ -123,9 +123,12 @@ with_dev "delay" -t null -s 64M --filter delay --delay-read-us 2000 && {
 	check "delay: every read delayed >= 2000 us (min total latency $lat us)" test "$lat" -ge 2000
 	check "delay: delays overlap, the loop never sleeps ($iops IOPS at QD16 > 1000; one request at a time gives < 500)" \
 		test "$iops" -gt 1000
-	check "delay: --delay-read-us leaves writes undelayed" sh -c \
+	# A delay is a lower bound on every request's latency: a delayed write
+	# could not have a minimum under 2 ms, however busy the host (the mean
+	# could, and did, pass 2 ms on a loaded host with undelayed writes).
+	check "delay: --delay-read-us leaves writes undelayed (fastest of 200 writes < 2000 us)" sh -c \
 		"fio --name=w --filename=/dev/ublkb$id --rw=randwrite --bs=4k --direct=1 --ioengine=psync \
-		 --number_ios=200 --output-format=json 2>/dev/null | jq -e '.jobs[0].write.lat_ns.mean < 2000000'"
+		 --number_ios=200 --output-format=json 2>/dev/null | jq -e '.jobs[0].write.lat_ns.min < 2000000'"
 	"$CTL" del -n $id >/dev/null
 }
 
