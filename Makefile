@@ -35,13 +35,19 @@ LIB_SRCS := framework/ctrl.c framework/queue.c framework/queue_wait.c framework/
 	filters/filters.c filters/common.c filters/delay.c filters/error.c filters/die.c \
 	filters/stats.c filters/rate.c
 TARGET_SRCS := targets/targets.c targets/null.c targets/memory.c targets/loop.c \
-	targets/stripe.c targets/backing.c targets/backing_map.c \
-	targets/nbd.c targets/nbd_conn.c targets/nbd_map.c targets/rbd.c targets/rbd_connect.c
+	targets/stripe.c targets/backing.c targets/backing_map.c targets/modules.c
+# The targets built as modules (targets/modules.c), each with its library.
+NBD_MOD_SRCS := targets/nbd.c targets/nbd_conn.c targets/nbd_map.c
+RBD_MOD_SRCS := targets/rbd.c targets/rbd_connect.c
 TOOL_SRCS := tools/ublk-fw-ctl.c tools/ctl-stats.c tools/ctl-util.c tools/ctl-recover.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 TARGET_OBJS := $(TARGET_SRCS:%.c=$(B)/%.o)
+NBD_MOD_OBJS := $(NBD_MOD_SRCS:%.c=$(B)/%.o)
+RBD_MOD_OBJS := $(RBD_MOD_SRCS:%.c=$(B)/%.o)
+MODULES := $(B)/targets/ublkfw-nbd.so $(B)/targets/ublkfw-rbd.so
+TARGETDIR := $(LIBDIR)/ublk-fw/targets
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 
 LIBA := $(B)/libublkfw.a
@@ -56,7 +62,7 @@ UNIT := $(B)/tests/unit-tests
 RAWNULL := $(B)/bench/raw-null
 LIBS := $(URING_LIBS) $(EV_LIBS) $(JSON_LIBS) -lpthread
 
-ALL := $(LIBA) $(LIBSO) $(CTL) $(UDEV_HELPER) $(UDEV_RULE) $(UDEV_TEST_RULE) $(B)/ublkfw.pc \
+ALL := $(LIBA) $(LIBSO) $(CTL) $(MODULES) $(UDEV_HELPER) $(UDEV_RULE) $(UDEV_TEST_RULE) $(B)/ublkfw.pc \
 	$(RAWNULL)
 
 # Test programs that live with their tests (the kernel-level tests) bring
@@ -102,8 +108,18 @@ $(LIBSO): $(LIB_OBJS) $(LIBMAP)
 	ln -sf libublkfw.so.$(SOVERSION) $(B)/libublkfw.so
 
 # The tool links the static library: it uses internal (non-API) functions.
+# It exports the public API (default visibility) to the target modules.
 $(CTL): $(TOOL_SRCS:%.c=$(B)/%.o) $(TARGET_OBJS) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(RBD_LIBS)
+	$(CC) $(LDFLAGS) -Wl,--export-dynamic -o $@ $^ $(LIBS) -ldl
+
+$(B)/targets/modules.o: BASE_CFLAGS += -DUBLKFW_TARGETDIR='"$(TARGETDIR)"'
+
+# A module's undefined symbols are the public API, found in ublk-fw-ctl.
+$(B)/targets/ublkfw-nbd.so: $(NBD_MOD_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(NBD_LIBS) $(EV_LIBS)
+
+$(B)/targets/ublkfw-rbd.so: $(RBD_MOD_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(RBD_LIBS)
 
 $(UDEV_HELPER): $(B)/tools/ublk-fw-udev.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -122,7 +138,7 @@ $(RAWNULL): bench/raw-null.c framework/ublk_uapi.h config.mk
 	$(CC) -std=gnu11 $(WARN) $(OPT_CFLAGS) $(URING_CFLAGS) -Iframework $(CFLAGS) $(DEPFLAGS) \
 		$(LDFLAGS) -o $@ $< $(URING_LIBS) -lpthread
 
-$(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(LIBA)
+$(UNIT): $(UNIT_OBJS) $(TARGET_OBJS) $(NBD_MOD_OBJS) $(RBD_MOD_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NBD_LIBS) $(RBD_LIBS) $(CRITERION_LIBS)
 
@@ -190,6 +206,8 @@ install: all
 	install -m 644 framework/include/ublkfw.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(B)/ublkfw.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(CTL) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(TARGETDIR)
+	install -m 644 $(MODULES) $(DESTDIR)$(TARGETDIR)/
 	install -m 755 $(UDEV_HELPER) $(DESTDIR)$(LIBEXECDIR)/ublk-fw/
 	install -m 644 $(UDEV_RULE) $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
@@ -208,6 +226,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libublkfw.a $(DESTDIR)$(LIBDIR)/libublkfw.so* \
 	      $(DESTDIR)$(INCLUDEDIR)/ublkfw.h $(DESTDIR)$(PKGCONFIGDIR)/ublkfw.pc \
 	      $(DESTDIR)$(BINDIR)/ublk-fw-ctl $(DESTDIR)$(MANDIR)/man8/ublk-fw-ctl.8 \
+	      $(patsubst $(B)/targets/%,$(DESTDIR)$(TARGETDIR)/%,$(MODULES)) \
 	      $(DESTDIR)$(LIBEXECDIR)/ublk-fw/ublk-fw-udev $(DESTDIR)$(UDEVRULESDIR)/99-ublk-fw.rules \
 	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
 	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
@@ -219,5 +238,5 @@ distclean: clean
 	rm -f config.mk config.log
 	rm -rf tests/out
 
--include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
+-include $(LIB_OBJS:.o=.d) $(TARGET_OBJS:.o=.d) $(NBD_MOD_OBJS:.o=.d) $(RBD_MOD_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(B)/tools/ublk-fw-ctl.d \
 	$(RAWNULL).d $(TOOL_SRCS:%.c=$(B)/%.d) $(B)/tools/ublk-fw-udev.d

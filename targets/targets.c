@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* targets.c - the table of built-in targets, looked up by name. */
+/* targets.c - the table of built-in targets, looked up by name (then the
+ * module targets: modules.c). */
 #include <string.h>
 
 #include "targets.h"
@@ -9,8 +10,6 @@ const struct ublkfw_target_ops *const ublkfw_builtin_targets[] = {
 	&ublkfw_target_memory,
 	&ublkfw_target_loop,
 	&ublkfw_target_stripe,
-	&ublkfw_target_nbd,
-	&ublkfw_target_rbd,
 	NULL,
 };
 
@@ -19,5 +18,5 @@ const struct ublkfw_target_ops *ublkfw_find_target(const char *name)
 	for (int i = 0; ublkfw_builtin_targets[i]; i++)
 		if (!strcmp(ublkfw_builtin_targets[i]->name, name))
 			return ublkfw_builtin_targets[i];
-	return NULL;
+	return ublkfw_load_target_module(name);
 }

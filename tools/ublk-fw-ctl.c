@@ -43,6 +43,12 @@ static int usage(FILE *f)
 	for (int i = 0; ublkfw_builtin_targets[i]; i++)
 		fprintf(f, "  %-10s %s\n", ublkfw_builtin_targets[i]->name,
 			ublkfw_builtin_targets[i]->description);
+	for (int i = 0; ublkfw_module_targets[i]; i++) {
+		const struct ublkfw_target_ops *t = ublkfw_find_target(ublkfw_module_targets[i]);
+
+		fprintf(f, "  %-10s %s\n", ublkfw_module_targets[i],
+			t ? t->description : ublkfw_target_error());
+	}
 	return f == stderr ? 2 : 0;
 }
 
@@ -105,12 +111,20 @@ static int cmd_add(int argc, char **argv)
 		return 2;
 	}
 	ops = ublkfw_find_target(tname);
+	if (!ops && *ublkfw_target_error()) {
+		fprintf(stderr, PROG ": add: %s\n", ublkfw_target_error());
+		free(nargv);
+		return 2;
+	}
 	if (!ops) {
 		char names[256] = "";
 
 		for (int i = 0; ublkfw_builtin_targets[i]; i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 				 i ? ", " : "", ublkfw_builtin_targets[i]->name);
+		for (int i = 0; ublkfw_module_targets[i]; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), ", %s",
+				 ublkfw_module_targets[i]);
 		fprintf(stderr, PROG ": add: unknown target '%s': choose one of %s\n", tname, names);
 		free(nargv);
 		return 2;

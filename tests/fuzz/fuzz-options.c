@@ -18,7 +18,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static const char *const names[] = { "null", "memory", "loop", "stripe", "nbd" };
+	/* linked in, the module targets too: the fuzzer loads no module */
+	static const struct ublkfw_target_ops *const targets[] = {
+		&ublkfw_target_null, &ublkfw_target_memory, &ublkfw_target_loop,
+		&ublkfw_target_stripe, &ublkfw_target_nbd,
+	};
 	char *buf = malloc(len + 1), *argv[MAX_ARGS + 2];
 	int argc = 1;
 	static int null = -1, saved_err = -1;
@@ -39,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	for (size_t i = 0; i < len && argc <= MAX_ARGS; i += strlen(buf + i) + 1)
 		argv[argc++] = buf + i;
 	argv[argc] = NULL;
-	for (size_t t = 0; t < UBLKFW_ARRAY_SIZE(names); t++) {
-		const struct ublkfw_target_ops *ops = ublkfw_find_target(names[t]);
+	for (size_t t = 0; t < UBLKFW_ARRAY_SIZE(targets); t++) {
+		const struct ublkfw_target_ops *ops = targets[t];
 		struct ublkfw_dev dev;
 		void *area = calloc(1, ops->dev_priv_size ? ops->dev_priv_size : 1);
 

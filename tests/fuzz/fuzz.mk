@@ -13,7 +13,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	$(URING_CFLAGS) $(JSON_CFLAGS) $(NBD_CFLAGS) -Iframework/include -Iframework -Ifilters -Itargets
 FUZZ_NAMES := size options state
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/%.o) $(TARGET_SRCS:%.c=$(B)/fuzz/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/%.o) \
+	$(TARGET_SRCS:%.c=$(B)/fuzz/%.o) $(NBD_MOD_SRCS:%.c=$(B)/fuzz/%.o) $(RBD_MOD_SRCS:%.c=$(B)/fuzz/%.o)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
@@ -24,6 +25,6 @@ $(B)/fuzz/%.o: %.c config.mk tests/fuzz/fuzz.mk
 
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS) $(NBD_LIBS) $(RBD_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS) $(NBD_LIBS) $(RBD_LIBS) -ldl
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)

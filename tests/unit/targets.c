@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The built-in target table and the ops struct negotiation. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "targets.h"
@@ -102,4 +104,20 @@ Test(targets, device_params_from_target_settings)
 	cr_expect_eq(p.discard.max_discard_sectors, 2048);
 	cr_expect_eq(p.discard.max_discard_segments, 1);
 	cr_expect_gt(p.discard.max_write_zeroes_sectors, 0);
+}
+
+/* The module targets (modules.c) are named, and a module that is not where
+ * it is looked for gives NULL with a reason naming the path. */
+Test(targets, module_not_found_says_where)
+{
+	cr_assert_eq(setenv("UBLKFW_TARGET_DIR", "/nonexistent-ublkfw-dir", 1), 0);
+	cr_expect_null(ublkfw_find_target("rbd"));
+	cr_expect_not_null(strstr(ublkfw_target_error(), "/nonexistent-ublkfw-dir/ublkfw-rbd.so"),
+			   "%s", ublkfw_target_error());
+	cr_expect_null(ublkfw_find_target("nosuch"));
+	cr_expect_str_eq(ublkfw_target_error(), "");
+	unsetenv("UBLKFW_TARGET_DIR");
+	cr_expect_str_eq(ublkfw_module_targets[0], "nbd");
+	cr_expect_str_eq(ublkfw_module_targets[1], "rbd");
+	cr_expect_null(ublkfw_module_targets[2]);
 }
