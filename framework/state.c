@@ -64,22 +64,6 @@ static char *join_args(int argc, char *const *argv)
 	return buf;
 }
 
-/* The running program's absolute path into buf, or false. */
-static bool self_exe(char *buf, size_t len)
-{
-	static const char deleted[] = " (deleted)";
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	if (n <= 0 || (size_t)n >= len - 1 || buf[0] != '/')
-		return false;		/* none, or too long to trust */
-	buf[n] = '\0';
-	/* Replaced (an upgrade) or removed since it started: the path is still
-	 * what starting the server again would run. */
-	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(buf + n - (sizeof(deleted) - 1), deleted))
-		buf[n - (sizeof(deleted) - 1)] = '\0';
-	return true;
-}
-
 static struct json_object *str_or_null(const char *s)
 {
 	return s ? ublkfw_json_string(s) : NULL;
@@ -150,7 +134,7 @@ static struct json_object *state_json(const struct ublkfw_dev *dev)
 	for (int i = 1; i <= nargs; i++)
 		json_object_array_add(argv, ublkfw_json_string(dev->conf.argv[i]));
 	json_object_object_add(o, "argv", argv);
-	if (!self_exe(exe, sizeof(exe)))
+	if (!ublkfw_self_exe(exe, sizeof(exe)))
 		exe[0] = '\0';
 	json_object_object_add(o, "executable", exe[0] ? ublkfw_json_string(exe) : NULL);
 	json_object_object_add(o, "restart", restart_json(dev, exe));

@@ -171,3 +171,18 @@ void ublkfw_notice(const struct ublkfw_dev *dev, const char *fmt, ...)
 	ublkfw_vlog(dev, UBLKFW_LOG_NOTICE, fmt, ap);
 	va_end(ap);
 }
+
+bool ublkfw_self_exe(char *buf, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0 || (size_t)n >= len - 1 || buf[0] != '/')
+		return false;		/* none, or too long to trust */
+	buf[n] = '\0';
+	/* Replaced (an upgrade) or removed since it started: the path is still
+	 * what starting it again would run. */
+	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(buf + n - (sizeof(deleted) - 1), deleted))
+		buf[n - (sizeof(deleted) - 1)] = '\0';
+	return true;
+}

@@ -63,5 +63,8 @@ int ublkfw_parse_dev_id(const char *s, int *id);
  * its option string) as the user wrote it: "-x" of a cluster "-xq", or the
  * long option.  Into buf; returns buf. */
 const char *ublkfw_getopt_culprit(int c, char *const *argv, char *buf, size_t len);
+/* The running program's absolute path into buf (without the " (deleted)"
+ * of a replaced binary), or false. */
+bool ublkfw_self_exe(char *buf, size_t len);
 
 #endif

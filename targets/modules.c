@@ -21,7 +21,6 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "targets.h"
+#include "util.h"
 
 #ifndef UBLKFW_TARGETDIR
 #define UBLKFW_TARGETDIR "/usr/local/lib/ublk-fw/targets"
@@ -51,21 +51,17 @@ static bool is_module(const char *name)
 	return false;
 }
 
-/* The directory of the running executable's targets/ into buf, or false. */
+/* The running executable's directory's targets/ into buf, or false. */
 static bool beside_exe(char *buf, size_t len)
 {
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
+	int n;
 
-	if (n <= 0)
+	if (!ublkfw_self_exe(exe, sizeof(exe)))
 		return false;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	return snprintf(buf, len, "%s/targets", exe) < (int)len;
+	*strrchr(exe, '/') = '\0';	/* an absolute path has one */
+	n = snprintf(buf, len, "%s/targets", exe);
+	return n > 0 && (size_t)n < len;
 }
 
 /* DIR/ublkfw-NAME.so into path; false if it does not fit */
@@ -83,11 +79,13 @@ static void module_path(const char *name, char *path, size_t len)
 	const char *env = getenv("UBLKFW_TARGET_DIR");
 	char dir[PATH_MAX];
 
-	if (env && *env && join(path, len, env, name))
+	if (env && *env) {
+		if (join(path, len, env, name))
+			return;
+	} else if (beside_exe(dir, sizeof(dir)) && join(path, len, dir, name) &&
+		   access(path, F_OK) == 0) {
 		return;
-	if (!(env && *env) && beside_exe(dir, sizeof(dir)) && join(path, len, dir, name) &&
-	    access(path, F_OK) == 0)
-		return;
+	}
 	join(path, len, UBLKFW_TARGETDIR, name);
 }
 
