@@ -150,6 +150,12 @@ fs_roundtrip() {
 	fs_verify "$_fs_name, remounted" "$_fs_dev"
 }
 
+# is_user_copy NAME ID: the kernel's flags of device ID have USER_COPY
+is_user_copy() {
+	check "$1: the device has UBLK_F_USER_COPY" sh -c \
+		"'$CTL' list -n $2 --json | jq -e '.[0].flag_names | index(\"USER_COPY\") != null'"
+}
+
 # ---- user recovery ---------------------------------------------------------
 
 server_pid() { "$CTL" list -n "$1" --json | jq '.[0].pid'; }

@@ -11,7 +11,7 @@
 # (I/O resumes, verify passes); not restarted (EIO within --timeout, the
 # device stays sane and deletable); a server that hangs (SIGSTOP); our own
 # server killed with --recovery reissue and recovered; a read-only export;
-# bad input.
+# a fio verify in user-copy mode; bad input.
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-nbd		# tmpfs in the guest
@@ -80,6 +80,13 @@ if serve mem-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT memory 96M; then
 			--filename=/dev/ublkb$id --rw=write --bs=128k --iodepth=8 --ioengine=io_uring \
 			--direct=1 --size=32M --verify=crc32c --verify_fatal=1 --do_verify=1
 		del_ok "memory/TCP" $id
+	}
+	# user copy: the request's data moves through /dev/ublkcN, the nbd
+	# target sees io->data as in copy mode
+	with_dev "nbdkit memory, TCP, --user-copy" -t nbd -q 2 --user-copy nbd://127.0.0.1:$PORT/ && {
+		is_user_copy "memory/TCP, user copy" $id
+		verify "nbdkit memory, TCP, --user-copy" /dev/ublkb$id 16M
+		del_ok "memory/TCP, user copy" $id
 	}
 	stop $NK
 else

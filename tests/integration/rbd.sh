@@ -7,8 +7,9 @@
 # The rbd target against a real Ceph cluster started here: one ceph-mon and
 # one ceph-osd (memstore) on 127.0.0.1 (tests/ceph/ceph-single.sh).  fio
 # crc32c verify; ext4 made, filled, fsck'd clean and re-read, also through
-# a new server; DISCARD, WRITE_ZEROES, FLUSH and FUA seen on the cluster's
-# side (its objects, librbd's counters in the server's admin socket); an OSD
+# a new server in user-copy mode (and a verify there); DISCARD,
+# WRITE_ZEROES, FLUSH and FUA seen on the cluster's side (its objects,
+# librbd's counters in the server's admin socket); an OSD
 # that stops answering fails I/O with EIO within --timeout and del works;
 # bad pools, images, configs and a cluster that is not there are one line
 # and no device.
@@ -84,10 +85,16 @@ if with_dev "rbd" -t rbd -q 2 --filter stats --conf "$CONF" --timeout $TMO rbd/i
 	fs_roundtrip "ext4 on rbd" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 	check "rbd: del" "$CTL" del -n $id
 fi
-# The data is the cluster's: a new server of a new device reads it all.
-if with_dev "rbd again" -t rbd --conf "$CONF" rbd/img; then
+# The data is the cluster's: a new server of a new device reads it all,
+# this one in user-copy mode (the data moves through /dev/ublkcN).
+if with_dev "rbd again, --user-copy" -t rbd --user-copy --conf "$CONF" rbd/img; then
+	is_user_copy "rbd again" $id
 	check "ext4 on rbd, new server: e2fsck -fn clean" e2fsck -fn /dev/ublkb$id
 	fs_verify "ext4 on rbd, new server" /dev/ublkb$id
+	fio_ok "rbd, user copy: fio crc32c verify, randwrite 8k QD32" --name=v \
+		--filename=/dev/ublkb$id --rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring \
+		--direct=1 --offset=96M --size=8M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--randrepeat=0
 	check "rbd again: del" "$CTL" del -n $id
 fi
 

@@ -10,7 +10,9 @@
 # fails); ext4 survives mkfs, files, e2fsck and remount; a kill -9 and
 # recover with the data intact; the server's buffer
 # memory follows the requests in flight, not the tags (copy mode alongside);
-# and the refusals.  Each fio run is a few seconds on a TCG guest.
+# and the refusals.  Each fio run is a few seconds on a TCG guest.  The nbd
+# and rbd targets are verified in user-copy mode in their own groups, which
+# start their servers.
 . "$(dirname "$0")/lib.sh"
 
 W=/var/tmp/ublkfw-uc	# tmpfs in the guest
@@ -21,12 +23,6 @@ verify() {
 	fio_ok "$1: fio crc32c verify, randwrite ${4:-8k} QD32" --name=v --filename="$2" \
 		--rw=randwrite --bs="${4:-8k}" --iodepth=32 --ioengine=io_uring --direct=1 \
 		--size="${3:-32M}" --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
-}
-
-# is_user_copy NAME ID: the kernel's flags of device ID have USER_COPY
-is_user_copy() {
-	check "$1: the device has UBLK_F_USER_COPY" sh -c \
-		"'$CTL' list -n $2 --json | jq -e '.[0].flag_names | index(\"USER_COPY\") != null'"
 }
 
 check "the kernel offers USER_COPY (GET_FEATURES)" sh -c \
