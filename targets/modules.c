@@ -17,7 +17,11 @@
  *   2. targets/ next to the running executable (the build tree:
  *      build/ublk-fw-ctl and build/targets/);
  *   3. UBLKFW_TARGETDIR, compiled in: $(LIBDIR)/ublk-fw/targets.
- * Only the names in ublkfw_module_targets[] are ever loaded.
+ * Only the names in ublkfw_module_targets[] are ever loaded, and only from
+ * a regular file that neither the file's nor its directory's permissions
+ * let another user replace: owned by root or the caller, not writable by
+ * others or by a group other than root's or the caller's (a root `add`
+ * would otherwise run their code).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "targets.h"
@@ -89,6 +94,49 @@ static void module_path(const char *name, char *path, size_t len)
 	join(path, len, UBLKFW_TARGETDIR, name);
 }
 
+/* Whether PATH is owned by root or the caller and writable by no one else
+ * (a group write bit counts only for a group other than root's or the
+ * caller's: a umask of 002 is common); if not, the reason goes to
+ * load_error. */
+static bool owned_safely(const char *name, const char *what, const char *path,
+			 const struct stat *st)
+{
+	bool group_ok = st->st_gid == 0 || st->st_gid == getegid();
+
+	if ((st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & S_IWOTH) &&
+	    (group_ok || !(st->st_mode & S_IWGRP)))
+		return true;
+	snprintf(load_error, sizeof(load_error),
+		 "target '%s': refusing to load %s %s: owned by uid %u gid %u, mode %04o; another user could replace it (chmod go-w, or reinstall ublk-fw)",
+		 name, what, path, (unsigned int)st->st_uid, (unsigned int)st->st_gid,
+		 (unsigned int)(st->st_mode & 07777));
+	return false;
+}
+
+/* A module file another user cannot have planted: a regular file, it and its
+ * directory owned safely.  A missing file is left to dlopen's message. */
+static bool module_is_trusted(const char *name, const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return true;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(load_error, sizeof(load_error),
+			 "target '%s': %s is not a regular file (reinstall ublk-fw, or set UBLKFW_TARGET_DIR)",
+			 name, path);
+		return false;
+	}
+	if (!owned_safely(name, "module", path, &st))
+		return false;
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';	/* join() put one there */
+	if (stat(*dir ? dir : "/", &st) != 0)
+		return true;
+	return owned_safely(name, "the module in directory", *dir ? dir : "/", &st);
+}
+
 const struct ublkfw_target_ops *ublkfw_load_target_module(const char *name)
 {
 	char path[PATH_MAX], sym[64];
@@ -99,6 +147,8 @@ const struct ublkfw_target_ops *ublkfw_load_target_module(const char *name)
 	if (!is_module(name))
 		return NULL;
 	module_path(name, path, sizeof(path));
+	if (!module_is_trusted(name, path))
+		return NULL;
 	/* never closed: the ops and the callbacks live as long as the process */
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {

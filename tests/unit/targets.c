@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* The built-in target table and the ops struct negotiation. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "targets.h"
@@ -120,4 +123,52 @@ Test(targets, module_not_found_says_where)
 	cr_expect_str_eq(ublkfw_module_targets[0], "nbd");
 	cr_expect_str_eq(ublkfw_module_targets[1], "rbd");
 	cr_expect_null(ublkfw_module_targets[2]);
+}
+
+/* load_from DIR: ublkfw_find_target("nbd") with UBLKFW_TARGET_DIR=DIR; the
+ * loader's reason */
+static const char *load_from(const char *dir)
+{
+	cr_assert_eq(setenv("UBLKFW_TARGET_DIR", dir, 1), 0);
+	cr_expect_null(ublkfw_find_target("nbd"));
+	unsetenv("UBLKFW_TARGET_DIR");
+	return ublkfw_target_error();
+}
+
+/* A module another user could have replaced is not loaded: a file or a
+ * directory writable by others, or not a regular file.  A file of the
+ * caller's own group with g+w (umask 002) gets as far as the loader. */
+Test(targets, module_writable_by_others_is_refused)
+{
+	char dir[] = "/tmp/ublkfw-modXXXXXX", so[64];
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(so, sizeof(so), "%s/ublkfw-nbd.so", dir);
+	cr_assert_not_null(f = fopen(so, "w"));
+	fputs("not an ELF file\n", f);
+	fclose(f);
+
+	cr_assert_eq(chmod(dir, 0755), 0);
+	cr_assert_eq(chmod(so, 0666), 0);
+	cr_expect_not_null(strstr(load_from(dir), "refusing to load module"), "%s",
+			   ublkfw_target_error());
+	cr_expect_not_null(strstr(ublkfw_target_error(), "mode 0666"), "%s", ublkfw_target_error());
+
+	cr_assert_eq(chmod(so, 0644), 0);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	cr_expect_not_null(strstr(load_from(dir), "refusing to load the module in directory"),
+			   "%s", ublkfw_target_error());
+
+	cr_assert_eq(chmod(dir, 0775), 0);	/* the caller's own group */
+	cr_assert_eq(chmod(so, 0664), 0);
+	cr_expect_not_null(strstr(load_from(dir), "cannot be loaded"), "%s",
+			   ublkfw_target_error());
+
+	cr_assert_eq(unlink(so), 0);
+	cr_assert_eq(mkdir(so, 0755), 0);
+	cr_expect_not_null(strstr(load_from(dir), "is not a regular file"), "%s",
+			   ublkfw_target_error());
+	rmdir(so);
+	rmdir(dir);
 }
