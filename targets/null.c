@@ -6,9 +6,12 @@
  *
  * Zeroes, cheaply: a read's data is the tag's copy buffer, which still holds
  * what the tag's last write brought in.  Each tag remembers in its private
- * area (ublkfw_io_priv) which buffer its writes used and how many bytes at
- * its start they may have dirtied since they were last cleared, and a read
- * in that buffer clears only those, so a read-only workload clears nothing.
+ * area (ublkfw_io_priv) which buffer its writes used and which bytes of it,
+ * [clean, dirty), may be non-zero (writes start at the buffer's start, so a
+ * write makes [0, len) dirty; a read clears what it returns of the range and
+ * moves `clean` up), so each byte a write dirtied is cleared once: a
+ * read-only workload clears nothing, and short reads after a long write do
+ * not clear the same bytes again and again.
  * With --user-copy a read is lent a clean buffer, never a writer's (the
  * framework clears one first), so a read elsewhere clears nothing either.  A
  * zero-copy read points into a client's memory instead and is cleared whole.
@@ -26,8 +29,23 @@
 /* Per tag, kept from one request of the tag to the next (zeroed at start-up). */
 struct null_tag {
 	void *buf;		/* the copy buffer the tag's writes used */
-	uint32_t dirty;		/* bytes at its start that may be non-zero */
+	uint32_t clean;		/* its bytes [0, clean) are zeroes... */
+	uint32_t dirty;		/* ...and those from dirty on too */
 };
+
+/* A copy-mode read of LEN bytes from t->buf: clear what of [clean, dirty)
+ * it returns. */
+static void null_clear(struct null_tag *t, uint32_t len)
+{
+	uint32_t end = t->dirty < len ? t->dirty : len;
+
+	if (t->clean >= end)
+		return;
+	memset((char *)t->buf + t->clean, 0, end - t->clean);
+	t->clean = end;
+	if (t->clean == t->dirty)
+		t->clean = t->dirty = 0;
+}
 
 static int null_open(struct ublkfw_dev *dev)
 {
@@ -47,10 +65,8 @@ static void null_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 	case UBLKFW_OP_READ:
 		if (ublkfw_io_is_zero_copy(io)) {
 			memset(io->data, 0, io->len);
-		} else if (t->dirty && io->data == t->buf) {
-			memset(io->data, 0, t->dirty < io->len ? t->dirty : io->len);
-			if (io->len >= t->dirty)
-				t->dirty = 0;
+		} else if (io->data == t->buf) {
+			null_clear(t, io->len);
 		}
 		ublkfw_io_complete(io, io->len);
 		break;
@@ -63,6 +79,7 @@ static void null_queue_io(struct ublkfw_queue *q, struct ublkfw_io *io)
 			}
 			if (io->len > t->dirty)
 				t->dirty = io->len;
+			t->clean = 0;
 		}
 		ublkfw_io_complete(io, io->len);
 		break;

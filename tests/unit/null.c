@@ -86,6 +86,24 @@ Test(null, reads_of_a_clean_tag_touch_nothing)
 	cr_expect(all(bufs[0], 0x5a, 512), "tag 0 was cleared whole by its last read");
 }
 
+Test(null, short_reads_after_a_long_write_clear_each_byte_once)
+{
+	kernel_write(0, 0xab, 65536);
+	cr_expect_eq(request(0, UBLK_IO_OP_READ, 8192, 0), 8192);
+	cr_expect(all(bufs[0], 0, 8192), "an 8K read after a 64K write reads zeroes");
+	/* poisoned to see whether the next read clears the same bytes again */
+	memset(bufs[0], 0x5a, 4096);
+	cr_expect_eq(request(0, UBLK_IO_OP_READ, 4096, 0), 4096);
+	cr_expect(all(bufs[0], 0x5a, 4096), "bytes a read cleared are not cleared again");
+	memset(bufs[0], 0, 4096);
+	cr_expect_eq(request(0, UBLK_IO_OP_READ, 32768, 0), 32768);
+	cr_expect(all(bufs[0], 0, 32768), "a longer read clears the rest it returns");
+	cr_expect(all(bufs[0] + 32768, 0xab, 65536 - 32768), "and nothing beyond it");
+	kernel_write(0, 0xcd, 4096);
+	cr_expect_eq(request(0, UBLK_IO_OP_READ, 65536, 0), 65536);
+	cr_expect(all(bufs[0], 0, 65536), "after a new write, a full read is all zeroes");
+}
+
 Test(null, write_zeroes_discard_flush_succeed)
 {
 	cr_expect_eq(request(0, UBLK_IO_OP_FLUSH, 0, 0), 0);
