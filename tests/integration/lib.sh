@@ -176,13 +176,14 @@ kill9() {
 }
 
 # recover_ok NAME ID: `recover -n ID` succeeds; the device is LIVE again,
-# served by a new pid.
+# served by a new pid; returns whether it is LIVE.
 recover_ok() {
 	_r_old=$(server_pid "$2")
 	check "$1: recover -n $2" "$CTL" recover -n "$2"
 	check "$1: LIVE again, served by a new pid" sh -c \
 		"[ \"\$('$CTL' list -n $2 --json | jq -r '.[0].state')\" = LIVE ] &&
 		 [ \"\$('$CTL' list -n $2 --json | jq '.[0].pid')\" != '$_r_old' ]"
+	[ "$(dev_state "$2")" = LIVE ]	# the result, for callers that go on
 }
 
 t_summary() {
