@@ -105,6 +105,18 @@ fio_ok() {
 	fi
 }
 
+# fio_verify NAME DEV [SIZE [BS [FIO-ARGS...]]]: random writes (BS, default
+# 8k) at QD32 over SIZE (default 32M) with crc32c, every block read back
+fio_verify() {
+	_v_name=$1 _v_dev=$2 _v_size=${3:-32M} _v_bs=${4:-8k}
+	shift 2
+	[ $# -gt 0 ] && shift
+	[ $# -gt 0 ] && shift
+	fio_ok "$_v_name: fio crc32c verify, randwrite $_v_bs QD32" --name=v --filename="$_v_dev" \
+		--rw=randwrite --bs="$_v_bs" --iodepth=32 --ioengine=io_uring --direct=1 \
+		--size="$_v_size" --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0 "$@"
+}
+
 # ---- filesystems -------------------------------------------------------------
 
 # fs_fill DIR FILES BIG: FILES random files of 4-29 KiB in two directories and

@@ -49,12 +49,6 @@ stop() {
 }
 trap 'for p in $SERVERS; do kill -9 $p 2>/dev/null; done' EXIT
 
-# verify NAME DEV [SIZE]: 8k random writes at QD32 with crc32c, all read back
-verify() {
-	fio_ok "$1: fio crc32c verify, randwrite 8k QD32 ${3:-32M}" --name=v --filename="$2" \
-		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 \
-		--size=${3:-32M} --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
-}
 del_ok() {	# del_ok NAME ID: del works and the device nodes go away
 	check "$1: del" "$CTL" del -n "$2"
 	check "$1: /dev/ublkb$2 gone" wait_gone "$2"
@@ -75,7 +69,7 @@ if serve mem-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT memory 96M; then
 			       [ \$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes) -gt 0 ]"
 		check "memory/TCP: two connections to the server (one a queue)" sh -c \
 			"[ \$(grep -ci ':$(printf %04X $PORT) 0100007F:[0-9A-F]* 01' /proc/net/tcp) = 2 ]"
-		verify "nbdkit memory, TCP, -q 2" /dev/ublkb$id
+		fio_verify "nbdkit memory, TCP, -q 2" /dev/ublkb$id
 		fio_ok "memory/TCP: 128k sequential write then read, QD8" --name=seq \
 			--filename=/dev/ublkb$id --rw=write --bs=128k --iodepth=8 --ioengine=io_uring \
 			--direct=1 --size=32M --verify=crc32c --verify_fatal=1 --do_verify=1
@@ -85,7 +79,7 @@ if serve mem-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT memory 96M; then
 	# target sees io->data as in copy mode
 	with_dev "nbdkit memory, TCP, --user-copy" -t nbd -q 2 --user-copy nbd://127.0.0.1:$PORT/ && {
 		is_user_copy "memory/TCP, user copy" $id
-		verify "nbdkit memory, TCP, --user-copy" /dev/ublkb$id 16M
+		fio_verify "nbdkit memory, TCP, --user-copy" /dev/ublkb$id 16M
 		del_ok "memory/TCP, user copy" $id
 	}
 	stop $NK
@@ -135,7 +129,7 @@ truncate -s 128M $W/file.img
 if serve file-tcp $PORT nbdkit -f -i 127.0.0.1 -p $PORT file $W/file.img; then
 	NK=$srv
 	with_dev "nbdkit file, TCP" -t nbd nbd://127.0.0.1:$PORT/ && {
-		verify "nbdkit file, TCP" /dev/ublkb$id 16M
+		fio_verify "nbdkit file, TCP" /dev/ublkb$id 16M
 		fs_roundtrip "ext4 on nbdkit file" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 		del_ok "file/TCP" $id
 	}
@@ -152,7 +146,7 @@ if serve qemu-unix $W/qemu.sock qemu-nbd -t -f qcow2 --cache=writeback --discard
 		-x disk -k $W/qemu.sock $W/disk.qcow2; then
 	QN=$srv
 	with_dev "qemu-nbd qcow2, unix socket" -t nbd "nbd+unix:///disk?socket=$W/qemu.sock" && {
-		verify "qemu-nbd qcow2, unix socket" /dev/ublkb$id 16M
+		fio_verify "qemu-nbd qcow2, unix socket" /dev/ublkb$id 16M
 		fs_roundtrip "ext4 on qemu-nbd qcow2" /dev/ublkb$id 30 12M "mkfs.ext4 -q -F" e2fsck -fn
 		del_ok "qemu-nbd/unix" $id
 	}
@@ -168,7 +162,7 @@ if serve qemu-tcp $PORT qemu-nbd -t -f qcow2 --cache=writeback -x disk -b 127.0.
 	with_dev "qemu-nbd qcow2, TCP" -t nbd nbd://127.0.0.1:$PORT/disk && {
 		check "qemu-nbd/TCP: the ext4 made over the unix socket is still clean" \
 			e2fsck -fn /dev/ublkb$id
-		verify "qemu-nbd qcow2, TCP" /dev/ublkb$id 16M
+		fio_verify "qemu-nbd qcow2, TCP" /dev/ublkb$id 16M
 		del_ok "qemu-nbd/TCP" $id
 	}
 	stop $QN
@@ -313,13 +307,13 @@ if serve rec $W/rec.sock nbdkit -f -U $W/rec.sock file $W/rec.img; then
 				--filename=/dev/ublkb$id --rw=write --bs=8k --iodepth=16 \
 				--ioengine=io_uring --direct=1 --size=24M --verify=crc32c \
 				--verify_only=1 --verify_fatal=1
+			del_ok "recovery" $id
 		else
 			# (failed above) no server will take the requeued I/O: del
 			# fails it, so that fio ends instead of waiting for ever
-			"$CTL" del -n $id > /dev/null 2>&1
+			del_ok "recovery" $id
 			wait $rec_fio
 		fi
-		del_ok "recovery" $id
 	}
 	stop $NK
 else

@@ -59,9 +59,7 @@ if with_dev "rbd" -t rbd -q 2 --filter stats --conf "$CONF" --timeout $TMO rbd/i
 		"grep -q 'write back' /sys/block/ublkb$id/queue/write_cache && [ \$(cat /sys/block/ublkb$id/queue/fua) = 1 ]"
 	check "rbd: discard and write-zeroes announced" sh -c \
 		"[ \$(cat /sys/block/ublkb$id/queue/discard_max_bytes) -gt 0 ] && [ \$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes) -gt 0 ]"
-	fio_ok "rbd: fio crc32c verify, randwrite 8k QD32, 2 queues" --name=v --filename=/dev/ublkb$id \
-		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 --size=12M \
-		--verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
+	fio_verify "rbd, 2 queues" /dev/ublkb$id 12M
 	fio_ok "rbd: fio crc32c verify, 128k sequential QD8" --name=s --filename=/dev/ublkb$id \
 		--rw=write --bs=128k --iodepth=8 --ioengine=io_uring --direct=1 --offset=64M --size=16M \
 		--verify=crc32c --verify_fatal=1 --do_verify=1
@@ -91,10 +89,7 @@ if with_dev "rbd again, --user-copy" -t rbd --user-copy --conf "$CONF" rbd/img; 
 	is_user_copy "rbd again" $id
 	check "ext4 on rbd, new server: e2fsck -fn clean" e2fsck -fn /dev/ublkb$id
 	fs_verify "ext4 on rbd, new server" /dev/ublkb$id
-	fio_ok "rbd, user copy: fio crc32c verify, randwrite 8k QD32" --name=v \
-		--filename=/dev/ublkb$id --rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring \
-		--direct=1 --offset=96M --size=8M --verify=crc32c --verify_fatal=1 --do_verify=1 \
-		--randrepeat=0
+	fio_verify "rbd, user copy" /dev/ublkb$id 8M 8k --offset=96M
 	check "rbd again: del" "$CTL" del -n $id
 fi
 

@@ -14,20 +14,13 @@
 W=/var/tmp/ublkfw-targets	# tmpfs in the guest
 rm -rf "$W"; mkdir -p "$W"
 
-# verify NAME DEV: 8k random writes at QD32 with crc32c, every block read back
-verify() {
-	fio_ok "$1: fio crc32c verify, randwrite 8k QD32" --name=v --filename="$2" \
-		--rw=randwrite --bs=8k --iodepth=32 --ioengine=io_uring --direct=1 \
-		--size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
-}
-
 # ---- fio verify on every data-bearing target ---------------------------
 mkfile $W/a.img 128M
 with_dev "loop file direct" -t loop $W/a.img && {
 	check "loop: size defaults to the file's" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 134217728 ]"
 	check "loop: write cache and FUA announced" sh -c \
 		"grep -q 'write back' /sys/block/ublkb$id/queue/write_cache && [ \$(cat /sys/block/ublkb$id/queue/fua) = 1 ]"
-	verify "loop file direct" /dev/ublkb$id
+	fio_verify "loop file direct" /dev/ublkb$id 64M
 	fio_ok "loop: fio fsync=1 (FLUSH)" --name=f --filename=/dev/ublkb$id --rw=randwrite \
 		--bs=4k --ioengine=psync --fsync=1 --size=4M --direct=1
 	fio_ok "loop: fio O_SYNC writes (FUA)" --name=s --filename=/dev/ublkb$id --rw=write \
@@ -37,7 +30,7 @@ with_dev "loop file direct" -t loop $W/a.img && {
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "loop file buffered" -t loop --buffered $W/a.img && {
-	verify "loop file buffered" /dev/ublkb$id
+	fio_verify "loop file buffered" /dev/ublkb$id 64M
 	"$CTL" del -n $id >/dev/null
 }
 # --io: auto serves a tmpfs file synchronously when io_uring would hand its
@@ -64,7 +57,7 @@ with_dev "loop --io auto" -t loop -q 2 $W/a.img && {
 }
 with_dev "loop --io uring" -t loop --io uring $W/a.img && {
 	io_mode "loop --io uring" $id $W/a.img "by io_uring"
-	verify "loop --io uring" /dev/ublkb$id
+	fio_verify "loop --io uring" /dev/ublkb$id 64M
 	fio_ok "loop --io uring: fio O_SYNC writes (FUA)" --name=s --filename=/dev/ublkb$id --rw=write \
 		--bs=16k --ioengine=psync --sync=1 --size=4M --direct=1
 	"$CTL" del -n $id >/dev/null
@@ -73,29 +66,29 @@ mkfile $W/blk.img 160M
 lo=$(losetup -f --show $W/blk.img)
 with_dev "loop --io sync on a block device" -t loop --io sync "$lo" && {
 	io_mode "loop --io sync" $id "$lo" "synchronous on the queue thread"
-	verify "loop --io sync ($lo)" /dev/ublkb$id
+	fio_verify "loop --io sync ($lo)" /dev/ublkb$id 64M
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "loop block device" -t loop -q 2 "$lo" && {
 	io_mode "loop --io auto on a block device" $id "$lo" "by io_uring"
 	check "loop on $lo: size is the block device's" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = \$(blockdev --getsize64 $lo) ]"
-	verify "loop block device ($lo)" /dev/ublkb$id
+	fio_verify "loop block device ($lo)" /dev/ublkb$id 64M
 	check "loop on $lo: blkdiscard (BLKDISCARD on the backing)" blkdiscard -o 0 -l 16M /dev/ublkb$id
 	"$CTL" del -n $id >/dev/null
 }
 losetup -d "$lo"
 with_dev "memory" -t memory -q 2 -s 128M && {
-	verify "memory" /dev/ublkb$id
+	fio_verify "memory" /dev/ublkb$id 64M
 	"$CTL" del -n $id >/dev/null
 }
 mkfile $W/s0.img 64M; mkfile $W/s1.img 64M; mkfile $W/s2.img 64M
 with_dev "stripe 2 legs, --io uring" -t stripe --io uring --chunk-size 16K $W/s0.img $W/s1.img && {
 	check "stripe 2 legs: size is 2 x 64M" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 134217728 ]"
-	verify "stripe 2 legs (--io uring)" /dev/ublkb$id
+	fio_verify "stripe 2 legs (--io uring)" /dev/ublkb$id 64M
 	"$CTL" del -n $id >/dev/null
 }
 with_dev "stripe 3 legs" -t stripe -q 2 --chunk-size 4K $W/s0.img $W/s1.img $W/s2.img && {
-	verify "stripe 3 legs" /dev/ublkb$id
+	fio_verify "stripe 3 legs" /dev/ublkb$id 64M
 	fio_ok "stripe 3 legs: 512k requests across every leg" --name=big --filename=/dev/ublkb$id \
 		--rw=randrw --bs=512k --iodepth=4 --ioengine=io_uring --direct=1 --size=96M \
 		--verify=crc32c --verify_fatal=1 --do_verify=1

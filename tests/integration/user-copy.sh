@@ -18,13 +18,6 @@
 W=/var/tmp/ublkfw-uc	# tmpfs in the guest
 rm -rf "$W"; mkdir -p "$W"
 
-# verify NAME DEV [SIZE [BS]]: random writes at QD32 with crc32c, every block read back
-verify() {
-	fio_ok "$1: fio crc32c verify, randwrite ${4:-8k} QD32" --name=v --filename="$2" \
-		--rw=randwrite --bs="${4:-8k}" --iodepth=32 --ioengine=io_uring --direct=1 \
-		--size="${3:-32M}" --verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
-}
-
 check "the kernel offers USER_COPY (GET_FEATURES)" sh -c \
 	"'$CTL' features --json | jq -e '.names | index(\"USER_COPY\") != null'"
 
@@ -48,7 +41,7 @@ with_dev "null" -t null -s 1G --user-copy && {
 # ---- the data-bearing targets --------------------------------------------
 with_dev "memory" -t memory -s 64M --user-copy && {
 	is_user_copy "memory" $id
-	verify "memory" /dev/ublkb$id
+	fio_verify "memory" /dev/ublkb$id
 	fio_ok "memory: fio crc32c verify, randrw 4k..512k QD8" --name=b --filename=/dev/ublkb$id \
 		--rw=randrw --bsrange=4k-512k --iodepth=8 --ioengine=io_uring --direct=1 --size=48M \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0
@@ -67,7 +60,7 @@ with_dev "memory, 2 queues" -t memory -q 2 -s 64M --user-copy && {
 mkfile $W/a.img 64M
 with_dev "loop" -t loop --user-copy $W/a.img && {
 	is_user_copy "loop" $id
-	verify "loop" /dev/ublkb$id
+	fio_verify "loop" /dev/ublkb$id
 	fio_ok "loop: fio fsync=1 (FLUSH without data)" --name=f --filename=/dev/ublkb$id \
 		--rw=randwrite --bs=4k --ioengine=psync --fsync=1 --size=2M --direct=1
 	"$CTL" del -n $id >/dev/null
@@ -75,7 +68,7 @@ with_dev "loop" -t loop --user-copy $W/a.img && {
 mkfile $W/s0.img 32M; mkfile $W/s1.img 32M
 with_dev "stripe" -t stripe --chunk-size 16K --user-copy $W/s0.img $W/s1.img && {
 	is_user_copy "stripe" $id
-	verify "stripe" /dev/ublkb$id 32M 64k
+	fio_verify "stripe" /dev/ublkb$id 32M 64k
 	"$CTL" del -n $id >/dev/null
 }
 
@@ -84,7 +77,7 @@ with_dev "stripe" -t stripe --chunk-size 16K --user-copy $W/s0.img $W/s1.img && 
 with_dev "memory + stats/delay/error" -t memory -s 64M --user-copy --filter stats \
 	--filter delay --delay-us 200 --filter error --error-op any --error-sectors 65536-69631 \
 	--error-rate 1 && {
-	verify "memory + stats/delay/error" /dev/ublkb$id 16M
+	fio_verify "memory + stats/delay/error" /dev/ublkb$id 16M
 	check "filter stack: a read in the error range fails" sh -c \
 		"! dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 skip=$((33 << 8)) iflag=direct 2>/dev/null"
 	check "filter stack: a write in the error range fails" sh -c \
@@ -129,7 +122,7 @@ with_dev "memory --recovery reissue" -t memory -s 32M --user-copy --recovery rei
 		is_user_copy "recovered" $id
 		check "recovered: the data written before the kill reads back" sh -c \
 			"dd if=/dev/ublkb$id bs=1M count=8 iflag=direct 2>/dev/null | cmp -s - $W/pat"
-		verify "recovered" /dev/ublkb$id 16M
+		fio_verify "recovered" /dev/ublkb$id 16M
 	else
 		fail "memory --user-copy: kill -9 of the server"
 	fi
