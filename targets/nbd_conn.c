@@ -10,6 +10,11 @@
  * requests are completed once the libnbd call that ran them has returned
  * (nq_after).
  *
+ * Batches: one wake-up reads every reply already in the socket
+ * (read_replies), and requests sent while others are in flight go out
+ * corked, as one TCP segment, at the end of the loop iteration (cork,
+ * uncork_cb).  A request on an idle connection is sent at once.
+ *
  * A lost connection (the server closed it, or no reply for --timeout seconds
  * while requests are in flight): the handle is closed, the requests it had in
  * flight wait with the new ones, and the queue reconnects with a backoff
@@ -24,8 +29,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "nbd_conn.h"
@@ -65,6 +74,82 @@ struct nbd_handle *nbd_conn_handle(void)
 	nbd_set_request_structured_replies(h, false);
 	nbd_set_uri_allow_tls(h, LIBNBD_TLS_DISABLE);
 	return h;
+}
+
+/* ---- batches: many replies per wake-up, many requests per segment -------- */
+
+#define READ_BATCH	64
+
+static bool is_tcp(int fd)
+{
+	int domain;
+	socklen_t len = sizeof(domain);
+
+	return fd >= 0 && !getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) &&
+	       (domain == AF_INET || domain == AF_INET6);
+}
+
+/*
+ * A request sent while others are in flight (the connection is busy, a
+ * batch is likely) is corked: uncork_cb, an ev_prepare, so just before the
+ * loop waits again, sends the requests of this wake-up as one TCP segment
+ * instead of one each.  A request on an idle connection goes out at once.
+ */
+static void cork(struct nbd_queue *nq)
+{
+	static const int on = 1;
+
+	if (!nq->can_cork || nq->corked || !nq->nr_inflight)
+		return;
+	if (setsockopt(nbd_aio_get_fd(nq->h), IPPROTO_TCP, TCP_CORK, &on, sizeof(on))) {
+		nq->can_cork = false;
+		return;
+	}
+	nq->corked = true;
+	ev_prepare_start(nq->loop, &nq->uncork_w);
+}
+
+static void uncork(struct nbd_queue *nq)
+{
+	static const int off = 0;
+	int fd;
+
+	if (!nq->corked)
+		return;
+	nq->corked = false;
+	ev_prepare_stop(nq->loop, &nq->uncork_w);
+	fd = nq->h ? nbd_aio_get_fd(nq->h) : -1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
+static void uncork_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	uncork(w->data);
+}
+
+/*
+ * libnbd reads one reply per nbd_aio_notify_read(); waiting in epoll again
+ * for each would cost a wake-up per reply.  So read on while a whole reply
+ * was taken, requests are in flight and the socket holds more bytes
+ * (FIONREAD: asking libnbd to read an empty socket would leave it inside
+ * its reply state, holding new requests back until the next reply).
+ */
+static int read_replies(struct nbd_queue *nq)
+{
+	int avail;
+
+	for (unsigned int i = 0; i < READ_BATCH; i++) {
+		if (nbd_aio_notify_read(nq->h) == -1)
+			return -1;
+		if (!nq->ready || !nq->nr_inflight || !nbd_aio_is_ready(nq->h))
+			break;
+		if (ioctl(nbd_aio_get_fd(nq->h), FIONREAD, &avail) || avail <= 0)
+			break;
+	}
+	return 0;
 }
 
 /* ---- requests and the connection's state ---------------------------------- */
@@ -139,6 +224,7 @@ static void nq_lost(struct nbd_queue *nq, const char *why, double since)
 	if (!nq->h)
 		return;
 	ev_io_stop(nq->loop, &nq->io_w);
+	uncork(nq);
 	nq->gen++;
 	while ((r = TAILQ_FIRST(&nq->inflight))) {
 		TAILQ_REMOVE(&nq->inflight, r, link);
@@ -178,6 +264,7 @@ static void nq_ready(struct nbd_queue *nq)
 		return;
 	}
 	nq->ready = true;
+	nq->can_cork = is_tcp(nbd_aio_get_fd(nq->h));
 	nq->failing = false;
 	nq->backoff = BACKOFF_MIN;
 	TAILQ_INIT(&todo);
@@ -259,7 +346,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	char why[256] = "";
 
 	(void)loop;
-	if ((revents & EV_READ) && nbd_aio_notify_read(nq->h) == -1)
+	if ((revents & EV_READ) && read_replies(nq) == -1)
 		snprintf(why, sizeof(why), "%s", nbd_conn_why());
 	if (!why[0] && (revents & EV_WRITE) && nq->h && !nbd_aio_is_dead(nq->h) &&
 	    nbd_aio_notify_write(nq->h) == -1)
@@ -401,6 +488,8 @@ void nq_start(struct nbd_queue *nq, struct ublkfw_queue *q)
 	TAILQ_INIT(&nq->done);
 	ev_io_init(&nq->io_w, io_cb, -1, 0);
 	nq->io_w.data = nq;
+	ev_prepare_init(&nq->uncork_w, uncork_cb);
+	nq->uncork_w.data = nq;
 	ev_timer_init(&nq->retry_w, retry_cb, 0, 0);
 	nq->retry_w.data = nq;
 	tick = nq->nd->timeout / 10.0;
@@ -416,6 +505,7 @@ void nq_stop(struct nbd_queue *nq)
 	struct nbd_req *r;
 
 	ev_io_stop(nq->loop, &nq->io_w);
+	uncork(nq);
 	ev_timer_stop(nq->loop, &nq->retry_w);
 	ev_timer_stop(nq->loop, &nq->tick_w);
 	nq->gen++;
@@ -431,6 +521,8 @@ void nq_stop(struct nbd_queue *nq)
 
 void nq_submit(struct nbd_queue *nq, struct nbd_req *r)
 {
+	if (nq->h && nq->ready)
+		cork(nq);
 	req_submit(nq, r);
 	if (nq->h)
 		nq_after(nq, NULL);
