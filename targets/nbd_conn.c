@@ -99,13 +99,12 @@ static void cork(struct nbd_queue *nq)
 {
 	static const int on = 1;
 
-	if (!nq->can_cork || nq->corked || !nq->nr_inflight)
+	if (!nq->can_cork || ev_is_active(&nq->uncork_w) || !nq->nr_inflight)
 		return;
 	if (setsockopt(nbd_aio_get_fd(nq->h), IPPROTO_TCP, TCP_CORK, &on, sizeof(on))) {
 		nq->can_cork = false;
 		return;
 	}
-	nq->corked = true;
 	ev_prepare_start(nq->loop, &nq->uncork_w);
 }
 
@@ -114,9 +113,8 @@ static void uncork(struct nbd_queue *nq)
 	static const int off = 0;
 	int fd;
 
-	if (!nq->corked)
+	if (!ev_is_active(&nq->uncork_w))
 		return;
-	nq->corked = false;
 	ev_prepare_stop(nq->loop, &nq->uncork_w);
 	fd = nq->h ? nbd_aio_get_fd(nq->h) : -1;
 	if (fd >= 0)

@@ -45,9 +45,8 @@ struct nbd_queue {		/* ublkfw_queue_priv() */
 	unsigned int gen;		/* bumped whenever a handle is given up */
 	ev_io io_w;
 	ev_timer retry_w, tick_w;
-	ev_prepare uncork_w;		/* ends a batch of requests: one segment */
+	ev_prepare uncork_w;		/* active while corked: ends the batch */
 	bool can_cork;			/* the connection is TCP */
-	bool corked;
 	double backoff;
 	double connect_started, down_since, last_progress;
 	unsigned int nr_inflight;
