@@ -8,7 +8,8 @@
 # and nbd: Debian's stock kernel in the test guest (bench/bench.sh boots it).
 #
 #   OUT/runs.jsonl   one line per fio run: device, job, repeat, fio file,
-#                    CPU ticks of nbdkit and of the ublk-fw server over it
+#                    CPU ticks of nbdkit and of the ublk-fw server over it,
+#                    and the whole guest's busy ticks (bench/cpu.sh)
 #   OUT/meta.json    kernel, CPUs, settings
 #   OUT/fio/*.json   fio's JSON output
 #
@@ -88,13 +89,7 @@ for d in $DEVICES; do echo none > /sys/block/${DEV[$d]#/dev/}/queue/scheduler 2>
 dd if=/dev/zero of=/dev/ublkb$FWID bs=1M count=$SIZE_MB oflag=direct status=none ||
 	die "prefilling the export failed"
 
-ticks() {	# ticks PID: utime + stime of the whole process
-	local line f
-	read -r line < "/proc/$1/stat" || { echo 0; return; }
-	line=${line##*) }
-	read -r -a f <<< "$line"
-	echo $(( f[11] + f[12] ))
-}
+. "$TOP/bench/cpu.sh"	# guest_busy, proc_ticks
 fio_args() {
 	case $1 in
 	rr4k_qd32)	echo "--rw=randread --bs=4k --iodepth=32" ;;
@@ -120,18 +115,18 @@ for rep in $(seq "$REPEATS"); do
 		[ $((k % 2)) = 0 ] && order="fw-nbd knbd"	# drift cancels
 		for d in $order; do
 			f=$OUT/fio/$rep-$job-$d.json
-			n0=$(ticks $NK) s0=$(ticks "$FWPID")
+			n0=$(proc_ticks $NK) s0=$(proc_ticks "$FWPID") g0=$(guest_busy)
 			# shellcheck disable=SC2046
 			fio --name="$job" --filename="${DEV[$d]}" --ioengine=io_uring --direct=1 \
 				--time_based --runtime="$RUNTIME" --norandommap --randrepeat=0 \
 				$(fio_args "$job") --output-format=json --output="$f" > "$W/fio.err" 2>&1
 			rc=$?
-			n1=$(ticks $NK) s1=$(ticks "$FWPID")
+			n1=$(proc_ticks $NK) s1=$(proc_ticks "$FWPID") g1=$(guest_busy)
 			[ $rc = 0 ] || say "fio failed on $d ($job): $(tail -3 "$W/fio.err")"
 			fw=null
 			[ "$d" = fw-nbd ] && fw=$((s1 - s0))
-			printf '{"dev": "%s", "job": "%s", "rep": %d, "file": "fio/%s", "fio_rc": %d, "nbdkit_ticks": %d, "fw_ticks": %s}\n' \
-				"$d" "$job" "$rep" "${f##*/}" $rc $((n1 - n0)) $fw >> "$OUT/runs.jsonl"
+			printf '{"dev": "%s", "job": "%s", "rep": %d, "file": "fio/%s", "fio_rc": %d, "nbdkit_ticks": %d, "fw_ticks": %s, "guest_ticks": %d}\n' \
+				"$d" "$job" "$rep" "${f##*/}" $rc $((n1 - n0)) $fw $((g1 - g0)) >> "$OUT/runs.jsonl"
 			say "$rep/$REPEATS $job $d $(jq -r '.jobs[0] | (.read.iops + .write.iops) | floor' "$f" 2>/dev/null) IOPS"
 		done
 	done

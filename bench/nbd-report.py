@@ -8,7 +8,11 @@ ublk-fw's nbd target and of the kernel's NBD client against the same nbdkit
 memory server, their ratio against the issue's goals (>= 1.0 at 4k QD32,
 >= 1.2 at 128k sequential), and server CPU per I/O: nbdkit's for both, and
 the ublk-fw server process's own (the kernel client's work is in kernel
-threads that cannot be told apart from the rest, so it has none).
+threads that cannot be told apart from the rest, so it has none), and the
+whole guest's busy CPU per I/O for both (every process, kernel thread and
+softirq: the kernel client's work is in it) with how busy the guest was, in
+CPUs: at ~2 of 2 the clients compete for CPU and the one that costs less
+per I/O does more of them.
 """
 import json
 import statistics
@@ -34,7 +38,9 @@ def main(data, results):
         us = lambda t: (t / tck * 1e6 / ios) if ios and t is not None else None
         per.setdefault(r["job"], {}).setdefault(r["dev"], []).append(
             {"iops": iops, "mib_s": bw, "ios": ios, "nbdkit_us_per_io": us(r["nbdkit_ticks"]),
-             "fw_us_per_io": us(r["fw_ticks"])})
+             "fw_us_per_io": us(r["fw_ticks"]), "guest_us_per_io": us(r.get("guest_ticks")),
+             "guest_cpus": (r["guest_ticks"] / tck / meta["runtime_s"]
+                            if r.get("guest_ticks") is not None else None)})
     med = lambda xs: statistics.median(xs) if xs else None
     out = {"meta": meta, "jobs": {}, "failed_runs": failed}
     lines = [
@@ -44,11 +50,13 @@ def main(data, results):
         f"{meta['repeats']} x {meta['runtime_s']} s per job and device, interleaved; medians. "
         "Both clients use two connections (ublk-fw: -q 2; kernel: nbd-client -C 2). "
         "Server CPU: nbdkit's microseconds per I/O for both; ublk-fw's own server process too "
-        "(the kernel client works in kernel threads: not measured).",
+        "(the kernel client works in kernel threads: not measured). Guest: the whole guest's "
+        "busy CPU per I/O (both clients' work is in it) and how many CPUs were busy.",
         "",
         "| job | kernel nbd IOPS | ublk-fw nbd IOPS | ratio | goal | kernel MiB/s | ublk-fw MiB/s "
-        "| nbdkit µs/IO kernel | nbdkit µs/IO ublk-fw | ublk-fw server µs/IO |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| nbdkit µs/IO kernel | nbdkit µs/IO ublk-fw | ublk-fw server µs/IO "
+        "| guest µs/IO kernel | guest µs/IO ublk-fw | guest CPUs busy kernel / ublk-fw |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for job in meta["jobs"]:
         k, f = per.get(job, {}).get("knbd", []), per.get(job, {}).get("fw-nbd", [])
@@ -56,18 +64,19 @@ def main(data, results):
         ki, fi = m(k, "iops"), m(f, "iops")
         ratio = fi / ki if ki and fi else None
         goal = GOALS.get(job)
-        out["jobs"][job] = {"knbd": {"iops": ki, "mib_s": m(k, "mib_s"),
-                                     "nbdkit_us_per_io": m(k, "nbdkit_us_per_io")},
-                            "fw-nbd": {"iops": fi, "mib_s": m(f, "mib_s"),
-                                       "nbdkit_us_per_io": m(f, "nbdkit_us_per_io"),
-                                       "fw_us_per_io": m(f, "fw_us_per_io")},
+        common = ("mib_s", "nbdkit_us_per_io", "guest_us_per_io", "guest_cpus")
+        out["jobs"][job] = {"knbd": dict({"iops": ki}, **{c: m(k, c) for c in common}),
+                            "fw-nbd": dict({"iops": fi, "fw_us_per_io": m(f, "fw_us_per_io")},
+                                           **{c: m(f, c) for c in common}),
                             "ratio": ratio, "goal": goal,
                             "goal_met": ratio is not None and goal is not None and ratio >= goal}
         fmt = lambda v, p=0: "-" if v is None else f"{v:.{p}f}"
         lines.append(f"| {job} | {fmt(ki)} | {fmt(fi)} | {fmt(ratio, 2)}× | ≥ {goal}× "
                      f"| {fmt(m(k, 'mib_s'), 1)} | {fmt(m(f, 'mib_s'), 1)} "
                      f"| {fmt(m(k, 'nbdkit_us_per_io'), 1)} | {fmt(m(f, 'nbdkit_us_per_io'), 1)} "
-                     f"| {fmt(m(f, 'fw_us_per_io'), 1)} |")
+                     f"| {fmt(m(f, 'fw_us_per_io'), 1)} "
+                     f"| {fmt(m(k, 'guest_us_per_io'), 1)} | {fmt(m(f, 'guest_us_per_io'), 1)} "
+                     f"| {fmt(m(k, 'guest_cpus'), 2)} / {fmt(m(f, 'guest_cpus'), 2)} |")
     met = sum(1 for j in out["jobs"].values() if j["goal_met"])
     lines += ["", f"Goals met: {met} of {len(out['jobs'])}."]
     if failed:

@@ -23,17 +23,16 @@ read-128k-qd8:--rw=read --bs=128k --iodepth=8
 write-128k-qd8:--rw=write --bs=128k --iodepth=8"
 
 say() { echo "rbd-measure: $(cut -d' ' -f1 /proc/uptime) s: $*"; }
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-proc_cpu() { [ -n "$1" ] && awk '{ print $14 + $15 }' /proc/$1/stat || echo 0; }
+. "$TOP/bench/cpu.sh"	# guest_busy, proc_ticks
 
 run_jobs() {	# run_jobs DEVICE-NAME DEV SERVER-PID
 	printf '%s\n' "$JOBS" | while IFS=: read -r job args; do
 		say "$1 $job"
-		b0=$(busy) p0=$(proc_cpu "$3")
+		b0=$(guest_busy) p0=$(proc_ticks "$3")
 		# shellcheck disable=SC2086
 		fio --name=b --filename="$2" --direct=1 --ioengine=io_uring --time_based \
 			--runtime="$RUNTIME" --size=192M $args --output-format=json > "$OUT/$1-$job.json" 2>&1
-		b1=$(busy) p1=$(proc_cpu "$3")
+		b1=$(guest_busy) p1=$(proc_ticks "$3")
 		jq -c --arg d "$1" --arg j "$job" --argjson bc $(((b1 - b0) * 1000000 / HZ)) \
 			--argjson pc $(((p1 - p0) * 1000000 / HZ)) \
 			'.jobs[0] | (.read.total_ios + .write.total_ios) as $n |
