@@ -18,11 +18,15 @@
  * is the framework's own cost.
  *
  * usage: raw-null [-q QUEUES] [-d DEPTH] [-s SIZE] [-m MAX_IO] [--defer]
- *                 [--no-pin] [--foreground]
+ *                 [--no-pin] [--touch PAGES] [--foreground]
  *   Always stays in the foreground (--foreground is accepted for symmetry
  *   with ublk-fw-ctl add).  Prints "/dev/ublkbN (id N)" once the device is
  *   live; SIGTERM or SIGINT: STOP_DEV, wait for the queues, DEL_DEV, exit 0.
  *   --defer: rings with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN.
+ *   --touch PAGES: an experiment, not a baseline: each request also reads one
+ *   byte from each of PAGES distinct pages of the queue's own, so that the
+ *   cost of the pages a server touches per request can be measured
+ *   (docs/benchmarks.md, "4k QD1").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +63,7 @@ static struct {
 	unsigned int nr_queues, depth, max_io;
 	unsigned long long size;
 	bool defer, pin;
+	unsigned int touch;		/* --touch PAGES */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int nr_ready;
@@ -140,6 +145,17 @@ static inline void queue_cmd(struct io_uring *ring, unsigned int op, unsigned in
 	sqe->user_data = tag;
 }
 
+/* --touch: one byte of each of n pages (one cache line further into each
+ * page than the last, so they do not all fall into one cache set) */
+static unsigned int touch_pages(const volatile char *pages, unsigned int n)
+{
+	unsigned int i, sum = 0;
+
+	for (i = 0; i < n; i++)
+		sum += pages[(size_t)i * 4096 + (i * 64) % 4096];
+	return sum;
+}
+
 static void queue_ready(struct queue *q, int err)
 {
 	pthread_mutex_lock(&g.lock);
@@ -159,7 +175,7 @@ static void *queue_thread(void *arg)
 	const struct ublksrv_io_desc *descs;
 	struct io_uring_params p;
 	struct io_uring ring;
-	char *bufs;
+	char *bufs, *touch = NULL;
 	int ret;
 
 	if (q->pin && CPU_COUNT(&q->cpus))
@@ -168,7 +184,10 @@ static void *queue_thread(void *arg)
 		     UBLKSRV_CMD_BUF_OFFSET + (off_t)q->id * stride);
 	bufs = mmap(NULL, (size_t)depth * g.max_io, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (descs == MAP_FAILED || bufs == MAP_FAILED) {
+	if (g.touch)
+		touch = mmap(NULL, (size_t)g.touch * 4096, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (descs == MAP_FAILED || bufs == MAP_FAILED || touch == MAP_FAILED) {
 		fprintf(stderr, "raw-null: queue %u: mmap: %s\n", q->id, strerror(errno));
 		queue_ready(q, -ENOMEM);
 		return NULL;
@@ -212,6 +231,8 @@ static void *queue_thread(void *arg)
 				continue;
 			}
 			iod = &descs[tag];
+			if (touch)	/* volatile reads: never elided */
+				(void)touch_pages(touch, g.touch);
 			switch (ublksrv_get_op(iod)) {
 			case UBLK_IO_OP_READ:
 			case UBLK_IO_OP_WRITE:
@@ -233,6 +254,8 @@ static void *queue_thread(void *arg)
 	io_uring_queue_exit(&ring);
 	munmap((void *)descs, descs_len);
 	munmap(bufs, (size_t)depth * g.max_io);
+	if (touch)
+		munmap(touch, (size_t)g.touch * 4096);
 	/* Ended without being asked (STOP_DEV from elsewhere): tell main. */
 	kill(getpid(), SIGUSR1);
 	return NULL;
@@ -266,7 +289,7 @@ static int parse_size(const char *s, unsigned long long *v)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: raw-null [-q QUEUES] [-d DEPTH] [-s SIZE] [-m MAX_IO] [--defer] [--no-pin]\n"
-		   "                [--foreground]\n"
+		   "                [--touch PAGES] [--foreground]\n"
 		   "  The thinnest ublk null server (liburing only, copy mode): the baseline of\n"
 		   "  `make bench`.  Prints /dev/ublkbN (id N) when live; SIGTERM/SIGINT deletes it.\n");
 }
@@ -280,6 +303,7 @@ int main(int argc, char **argv)
 		{ "max-io", required_argument, NULL, 'm' },
 		{ "defer", no_argument, NULL, 'D' },
 		{ "no-pin", no_argument, NULL, 'P' },
+		{ "touch", required_argument, NULL, 'T' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -315,6 +339,11 @@ int main(int argc, char **argv)
 			break;
 		case 'D': g.defer = true; break;
 		case 'P': g.pin = false; break;
+		case 'T':
+			if (parse_size(optarg, &v) || v > 4096)
+				die("bad --touch '%s' (0..4096 pages)", optarg);
+			g.touch = v;
+			break;
 		case 'f': break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
