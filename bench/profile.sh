@@ -6,8 +6,8 @@
 # it measures); run it in the guest like bench/measure.sh:
 #
 #   tests/vm/vmrun.sh -k patched -m 3G -t 3600 -n profile -- \
-#       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "cs strace callgrind"]
-#       [--servers "raw-null fw-null fw-mem fw-loop"] [--jobs "rr4k_qd1 rr4k_qd32"]
+#       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "cs strace callgrind perf"]
+#       [--servers "raw-null fw-null fw-mem fw-loop raw-null-touch8"] [--jobs "rr4k_qd1 rr4k_qd32"]
 #
 # strace:    strace -c -f attached to the server during a 4 s fio run:
 #            syscalls per I/O by name (strace slows the server, which makes
@@ -19,6 +19,10 @@
 #            the same difference per function (callgrind_annotate).
 # cs:        no tracer: IOPS, server CPU and context switches per I/O, and each
 #            server thread's allowed CPUs and last CPU.
+# perf:      perf record -a -e cpu-clock for 5 s in the middle of a 9 s fio run:
+#            the whole guest's samples as microseconds per I/O, by process
+#            (server, fio, idle) and, for the server, by symbol (user and
+#            kernel); a sampler, so read differences of a few samples as noise.
 # Output: DIR/profile.md and the raw files.
 set -u -o pipefail
 TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
@@ -77,6 +81,7 @@ server_cmd() {
 	case $1 in
 	raw-null)	echo "$RAW -q 2 -s 1G" ;;
 	raw-null-defer)	echo "$RAW -q 2 -s 1G --defer" ;;
+	raw-null-touch*) echo "$RAW -q 2 -s 1G --touch ${1#raw-null-touch}" ;;
 	fw-null)	echo "$CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-null-libev)	echo "env UBLKFW_QUEUE_WAIT=libev $CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-mem)		echo "$CTL add -t memory -q 2 -s 256M --foreground" ;;
@@ -225,5 +230,53 @@ EOF
 			say "callgrind $s $j: $(grep "^### $s, $j" "$MD" | tail -1)"
 		done
 	done
+fi
+if [[ " $WHAT " == *" perf "* ]]; then
+	md "## perf record -a -e cpu-clock: microseconds per I/O, whole guest"
+	md ""
+	for s in $SERVERS; do
+		for j in $JOBS; do
+			start_server $W/srv.log $(server_cmd $s) || continue
+			comm=$(cat /proc/$SPID/comm)
+			# shellcheck disable=SC2046
+			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
+				--runtime=9 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
+				--output-format=json --output=$OUT/fio-perf-$s-$j.json > /dev/null 2>&1 &
+			fpid=$!
+			sleep 2
+			timeout 30 perf record -e cpu-clock -a -F 999 -o $W/perf.data -- sleep 5 \
+				> $W/perf.err 2>&1 || say "perf record failed: $(tail -2 $W/perf.err)"
+			wait $fpid
+			stop_server
+			perf report -i $W/perf.data --no-children --sort comm,dso,sym --stdio \
+				> $OUT/perf-$s-$j.txt 2>/dev/null
+			iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' $OUT/fio-perf-$s-$j.json)
+			python3 - "$OUT/perf-$s-$j.txt" "$iops" "$(nproc)" "$comm" "$s" "$j" >> "$MD" <<'EOF'
+import re, sys
+path, iops, ncpu, comm, s, j = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+us = lambda pct: pct / 100 * ncpu * 1e6 / iops      # a share of all CPUs, per I/O
+procs, syms = {}, []
+for line in open(path):
+    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$", line)
+    if not m:
+        continue
+    pct, who, dso, sym = float(m.group(1)), m.group(2), m.group(3), m.group(5)
+    key = "server" if who == comm else ("idle" if who == "swapper" else who)
+    procs[key] = procs.get(key, 0) + pct
+    if key == "server":
+        syms.append((pct, f"{sym} ({dso})"))
+print(f"### {s}, {j}: {iops:.0f} IOPS; " +
+      ", ".join(f"{k} {us(v):.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1])[:5]) +
+      " us per I/O\n")
+print("| server symbol | us per I/O |")
+print("|---|---|")
+for pct, name in sorted(syms, reverse=True)[:20]:
+    print(f"| `{name}` | {us(pct):.2f} |")
+print()
+EOF
+			say "perf $s $j: $(grep "^### $s, $j" "$MD" | tail -1)"
+		done
+	done
+	md ""
 fi
 say "written $MD"
