@@ -10,7 +10,8 @@
 #   OUT/runs.jsonl   one line per fio run: device, job, repeat, fio file,
 #                    CPU ticks of nbdkit and of the ublk-fw server over it,
 #                    and the whole guest's busy ticks (bench/cpu.sh)
-#   OUT/meta.json    kernel, CPUs, settings
+#   OUT/meta.json    kernel, CPUs, settings, each device's largest request
+#                    (max_sectors_kb)
 #   OUT/fio/*.json   fio's JSON output
 #
 # bench/nbd-report.py turns them into ratios.
@@ -98,8 +99,10 @@ fio_args() {
 	sw128k_qd32)	echo "--rw=write --bs=128k --iodepth=32" ;;
 	esac
 }
+max_kb() { cat "/sys/block/${1#/dev/}/queue/max_sectors_kb" 2>/dev/null || echo null; }
 cat > "$OUT/meta.json" <<EOF
 {"kernel": "$(uname -r)", "cpus": $(nproc), "repeats": $REPEATS, "runtime_s": $RUNTIME,
+ "max_sectors_kb": {"knbd": $(max_kb /dev/nbd0), "fw-nbd": $(max_kb /dev/ublkb$FWID)},
  "size_mib": $SIZE_MB, "rev": "$REV", "clk_tck": $(getconf CLK_TCK),
  "server": "nbdkit $(nbdkit --version | cut -d' ' -f2) memory ${SIZE_MB}M on 127.0.0.1:$PORT",
  "devices": {"knbd": "kernel nbd client (nbd-client -C 2)", "fw-nbd": "ublk-fw -t nbd -q 2"},
@@ -115,18 +118,19 @@ for rep in $(seq "$REPEATS"); do
 		[ $((k % 2)) = 0 ] && order="fw-nbd knbd"	# drift cancels
 		for d in $order; do
 			f=$OUT/fio/$rep-$job-$d.json
-			n0=$(proc_ticks $NK) s0=$(proc_ticks "$FWPID") g0=$(guest_busy)
+			n0=$(proc_ticks $NK) s0=$(proc_ticks "$FWPID") g0=$(guest_busy) t0=$(date +%s%N)
 			# shellcheck disable=SC2046
 			fio --name="$job" --filename="${DEV[$d]}" --ioengine=io_uring --direct=1 \
 				--time_based --runtime="$RUNTIME" --norandommap --randrepeat=0 \
 				$(fio_args "$job") --output-format=json --output="$f" > "$W/fio.err" 2>&1
 			rc=$?
-			n1=$(proc_ticks $NK) s1=$(proc_ticks "$FWPID") g1=$(guest_busy)
+			n1=$(proc_ticks $NK) s1=$(proc_ticks "$FWPID") g1=$(guest_busy) t1=$(date +%s%N)
 			[ $rc = 0 ] || say "fio failed on $d ($job): $(tail -3 "$W/fio.err")"
 			fw=null
 			[ "$d" = fw-nbd ] && fw=$((s1 - s0))
-			printf '{"dev": "%s", "job": "%s", "rep": %d, "file": "fio/%s", "fio_rc": %d, "nbdkit_ticks": %d, "fw_ticks": %s, "guest_ticks": %d}\n' \
-				"$d" "$job" "$rep" "${f##*/}" $rc $((n1 - n0)) $fw $((g1 - g0)) >> "$OUT/runs.jsonl"
+			printf '{"dev": "%s", "job": "%s", "rep": %d, "file": "fio/%s", "fio_rc": %d, "nbdkit_ticks": %d, "fw_ticks": %s, "guest_ticks": %d, "wall_ms": %d}\n' \
+				"$d" "$job" "$rep" "${f##*/}" $rc $((n1 - n0)) $fw $((g1 - g0)) \
+				$(((t1 - t0) / 1000000)) >> "$OUT/runs.jsonl"
 			say "$rep/$REPEATS $job $d $(jq -r '.jobs[0] | (.read.iops + .write.iops) | floor' "$f" 2>/dev/null) IOPS"
 		done
 	done

@@ -21,6 +21,15 @@ import sys
 GOALS = {"rr4k_qd32": 1.0, "rw4k_qd32": 1.0, "sr128k_qd32": 1.2, "sw128k_qd32": 1.2}
 
 
+def busy_cpus(run, tck, runtime_s):
+    """How many CPUs the guest kept busy over the run's measured window (its
+    wall time: fio's start and end included), or None without the ticks."""
+    if run.get("guest_ticks") is None:
+        return None
+    wall = run["wall_ms"] / 1000 if run.get("wall_ms") else runtime_s
+    return run["guest_ticks"] / tck / wall
+
+
 def main(data, results):
     meta = json.load(open(f"{data}/meta.json"))
     tck = meta["clk_tck"]
@@ -39,8 +48,7 @@ def main(data, results):
         per.setdefault(r["job"], {}).setdefault(r["dev"], []).append(
             {"iops": iops, "mib_s": bw, "ios": ios, "nbdkit_us_per_io": us(r["nbdkit_ticks"]),
              "fw_us_per_io": us(r["fw_ticks"]), "guest_us_per_io": us(r.get("guest_ticks")),
-             "guest_cpus": (r["guest_ticks"] / tck / meta["runtime_s"]
-                            if r.get("guest_ticks") is not None else None)})
+             "guest_cpus": busy_cpus(r, tck, meta["runtime_s"])})
     med = lambda xs: statistics.median(xs) if xs else None
     out = {"meta": meta, "jobs": {}, "failed_runs": failed}
     lines = [
@@ -51,7 +59,9 @@ def main(data, results):
         "Both clients use two connections (ublk-fw: -q 2; kernel: nbd-client -C 2). "
         "Server CPU: nbdkit's microseconds per I/O for both; ublk-fw's own server process too "
         "(the kernel client works in kernel threads: not measured). Guest: the whole guest's "
-        "busy CPU per I/O (both clients' work is in it) and how many CPUs were busy.",
+        "busy CPU per I/O (both clients' work is in it) and how many CPUs were busy. "
+        f"Largest request (max_sectors_kb): kernel {meta.get('max_sectors_kb', {}).get('knbd', '-')}, "
+        f"ublk-fw {meta.get('max_sectors_kb', {}).get('fw-nbd', '-')}.",
         "",
         "| job | kernel nbd IOPS | ublk-fw nbd IOPS | ratio | goal | kernel MiB/s | ublk-fw MiB/s "
         "| nbdkit µs/IO kernel | nbdkit µs/IO ublk-fw | ublk-fw server µs/IO "
