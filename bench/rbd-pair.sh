@@ -5,10 +5,10 @@
 # against the kernel's RBD client, same boot (Debian's stock 6.12, which has
 # the rbd module), same single-node cluster, same image; 4k random read and
 # write at QD32, 128k sequential read and write at QD8 (bench/rbd-measure.sh).
-# Writes bench/results/rbd.md: IOPS, MB/s, the ratios ublk-fw / kernel,
-# and CPU per I/O (the guest's, and the ublk-fw server's own).  Under TCG the
-# numbers measure the emulator as much as the clients; the ratios are what
-# to read.  Last line: "bench-rbd: N passed, M failed".
+# Writes bench/results/rbd.md: IOPS, MB/s, the ratios ublk-fw / kernel and
+# the goals they meet, and CPU per I/O (the guest's, and the ublk-fw
+# server's own).  Under TCG the numbers measure the emulator as much as the
+# clients; the ratios are what to read.  Last line: "bench-rbd: N passed, M failed".
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$TOP" || exit 1
@@ -30,9 +30,14 @@ if [ -s "$J" ]; then
 	  def f(x): if x == null then "-" else (x * 10 | round / 10 | tostring) end;
 	  (map(select(.device == "ublk-fw-rbd")) | INDEX(.job)) as $u |
 	  (map(select(.device == "kernel-rbd")) | INDEX(.job)) as $k |
-	  "| job | ublk-fw rbd IOPS | kernel rbd IOPS | ratio | ublk-fw MB/s | kernel MB/s | guest CPU us/IO ublk-fw | kernel | ublk-fw server CPU us/IO |",
-	  "|---|---|---|---|---|---|---|---|---|",
-	  ($u | keys[] as $j | "| \($j) | \(f($u[$j].iops)) | \(f($k[$j].iops)) | \(if ($k[$j].iops // 0) > 0 then f($u[$j].iops / $k[$j].iops) else "-" end) | \(f($u[$j].mbps)) | \(f($k[$j].mbps)) | \(f($u[$j].cpu_us_per_io)) | \(f($k[$j].cpu_us_per_io)) | \(f($u[$j].server_cpu_us_per_io)) |")
+	  def goal(j): if (j | test("128k")) then 1.2 else 1.0 end;
+	  def ratio(j): if ($k[j].iops // 0) > 0 and $u[j].iops != null then $u[j].iops / $k[j].iops else null end;
+	  def r2(x): if x == null then "-" else (x * 100 | round / 100 | tostring) end;
+	  "| job | ublk-fw rbd IOPS | kernel rbd IOPS | ratio | goal | ublk-fw MB/s | kernel MB/s | guest CPU us/IO ublk-fw | kernel | ublk-fw server CPU us/IO |",
+	  "|---|---|---|---|---|---|---|---|---|---|",
+	  ($u | keys[] as $j | "| \($j) | \(f($u[$j].iops)) | \(f($k[$j].iops)) | \(r2(ratio($j)))x | >= \(goal($j))x \(if (ratio($j) // 0) >= goal($j) then "met" else "**missed**" end) | \(f($u[$j].mbps)) | \(f($k[$j].mbps)) | \(f($u[$j].cpu_us_per_io)) | \(f($k[$j].cpu_us_per_io)) | \(f($u[$j].server_cpu_us_per_io)) |"),
+	  "",
+	  "Goals (issue 13): >= 1.0x the kernel client at 4k QD32, >= 1.2x at 128k sequential; met: \([$u | keys[] | select((ratio(.) // 0) >= goal(.))] | length) of \($u | length)."
 	' "$J" > "$RES.tmp" && { printf '# ublk-fw rbd vs the kernel RBD client\n\n%s, runtime %s s a job, %s\n\n' \
 		"$(date -u +%F)" "$RUNTIME" "$(grep -o '^vmrun: accel [a-z]*' "$TOP/tests/out/bench-rbd.log" | head -1 | sed 's/^vmrun: //')"; cat "$RES.tmp"; } > "$RES"
 	rm -f "$RES.tmp"
