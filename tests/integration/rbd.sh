@@ -53,8 +53,14 @@ rbd_ create --size 64M rbd/disc
 rbd_ create --size 64M rbd/zero
 
 # ---- fio verify, ext4 --------------------------------------------------
-if with_dev "rbd" -t rbd -q 2 --filter stats --conf "$CONF" --timeout $TMO rbd/img; then
+# the first device's config asks for librbd's cache, which the target turns
+# off whatever the config says
+{ cat "$CONF"; printf '[client]\n\trbd cache = true\n'; } > $W/cache-on.conf
+if with_dev "rbd" -t rbd -q 2 --filter stats --conf $W/cache-on.conf --timeout $TMO rbd/img; then
 	check "rbd: size from the image (256M)" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 268435456 ]"
+	check "rbd: librbd's cache off in the server, though its config says rbd cache = true" sh -c \
+		"timeout 30 ceph --admin-daemon '$D/client.admin.$(server_pid $id).asok' config get rbd_cache |
+		 jq -e '.rbd_cache == \"false\"'"
 	check "rbd: write cache and FUA announced" sh -c \
 		"grep -q 'write back' /sys/block/ublkb$id/queue/write_cache && [ \$(cat /sys/block/ublkb$id/queue/fua) = 1 ]"
 	check "rbd: discard and write-zeroes announced" sh -c \
@@ -101,8 +107,8 @@ if with_dev "rbd discard" -t rbd --conf "$CONF" rbd/disc; then
 	done
 	n0=$(objects disc)
 	check "discard: 64M written: 16 objects of 4M in the pool (found $n0)" test "$n0" = 16
-	# librbd may acknowledge a discard before the OSD has done it (its
-	# writearound cache): a FLUSH (fsync of the device) waits for it
+	# counted after a FLUSH (fsync of the device), which waits for any
+	# discard librbd might still have in flight
 	blkdiscard -o 8M -l 16M /dev/ublkb$id && sync /dev/ublkb$id
 	n1=$(objects disc)
 	check "discard: of 16M (4 whole objects): 12 objects left (found $n1)" test "$n1" = 12
@@ -175,8 +181,8 @@ fail_within() {
 }
 # A read must reach the OSD to fail: librbd answers zeroes itself for an
 # object its object map says does not exist (mkfs's discard removed most of
-# them), so the reads below are of blocks this test wrote first; librbd's
-# default cache (writearound) does not keep reads.
+# them), so the reads below are of blocks this test wrote first (the target
+# turns librbd's cache off, so no read is answered from the server).
 if with_dev "rbd outage" -t rbd --conf "$CONF" --timeout $TMO rbd/img; then
 	pid=$(server_pid $id)
 	check "outage: a block written first, so that its object exists" \
