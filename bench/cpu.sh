@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# cpu.sh - CPU accounting for the bench pairs (sourced by bench/nbd-measure.sh
-# and bench/rbd-measure.sh), in clock ticks (getconf CLK_TCK per second).
+# cpu.sh - CPU accounting for the bench scripts (sourced by bench/nbd-measure.sh,
+# bench/rbd-measure.sh and bench/profile.sh), in clock ticks (getconf CLK_TCK
+# per second).
 #
 # guest_busy: the whole machine's busy ticks so far, all CPUs: user, nice,
 #   system, irq and softirq of /proc/stat's "cpu" line (not idle, iowait or

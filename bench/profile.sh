@@ -44,6 +44,7 @@ done
 [ -n "$OUT" ] || { echo "profile: --out DIR is required" >&2; exit 2; }
 mkdir -p "$OUT" || { echo "profile: cannot create $OUT (in the guest, only the share under tests/out/vm is writable)" >&2; exit 2; }
 W=/dev/shm/ublkfw-profile
+. "$TOP/bench/cpu.sh"	# proc_ticks
 mkdir -p $W
 MD=$OUT/profile.md
 : > "$MD"
@@ -155,13 +156,13 @@ if [[ " $WHAT " == *" cs "* ]]; then
 	for s in $SERVERS; do
 		for j in $JOBS; do
 			start_server $W/srv.log $(server_cmd $s) || continue
-			c0=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/$SPID/stat)
+			c0=$(proc_ticks $SPID)
 			x0=$(cat /proc/$SPID/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }')
 			# shellcheck disable=SC2046
 			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
 				--runtime=4 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
 				--output-format=json --output=$OUT/fio-cs-$s-$j.json > /dev/null 2>&1
-			c1=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/$SPID/stat)
+			c1=$(proc_ticks $SPID)
 			x1=$(cat /proc/$SPID/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }')
 			th=$(threads $SPID)
 			stop_server
