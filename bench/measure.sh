@@ -25,7 +25,8 @@
 #
 # Measuring rules (from the project's measured perf notes): every device on
 # the `none` scheduler; devices interleaved in each repeat (A B A B..., the
-# order reversed every other job) so that paired devices run back to back;
+# order reversed every other job and every other repeat) so that paired
+# devices run back to back;
 # single-job fio runs pinned to CPU 0 (queue 0 of a 2-queue device, whose
 # server thread is pinned there too), two-job runs split over CPUs 0 and 1.
 set -u -o pipefail
@@ -441,8 +442,10 @@ for rep in $(seq "$REPEATS"); do
 	for job in $JOBS; do
 		k=$((k + 1))
 		order=$DEVICES
-		# A B C ... then ... C B A: paired devices stay adjacent, drift cancels
-		[ $((k % 2)) = 0 ] && order=$(printf '%s\n' $DEVICES | tac | tr '\n' ' ')
+		# A B C ... then ... C B A: paired devices stay adjacent, drift
+		# cancels; the order flips per job and per repeat (k alone, with
+		# an even number of jobs, gave each job one order in every repeat)
+		[ $(((k + rep) % 2)) = 0 ] && order=$(printf '%s\n' $DEVICES | tac | tr '\n' ' ')
 		for d in $order; do
 			run_one "$rep" "$job" "$d"
 		done

@@ -115,7 +115,7 @@ for rep in $(seq "$REPEATS"); do
 	for job in $JOBS; do
 		k=$((k + 1))
 		order=$DEVICES
-		[ $((k % 2)) = 0 ] && order="fw-nbd knbd"	# drift cancels
+		[ $(((k + rep) % 2)) = 0 ] && order="fw-nbd knbd"	# flips per job and per repeat: drift cancels
 		for d in $order; do
 			f=$OUT/fio/$rep-$job-$d.json
 			n0=$(proc_ticks $NK) s0=$(proc_ticks "$FWPID") g0=$(guest_busy) t0=$(date +%s%N)
