@@ -19,7 +19,9 @@
 #
 # --alt-ctl: A/B-test a changed build of the framework or its targets: devices
 # fw-null-alt, fw-mem-alt and fw-loop-alt are served by that ublk-fw-ctl binary
-# (and raw-null-defer, on request, is raw-null with --defer rings)
+# (and raw-null-defer, on request, is raw-null with --defer rings;
+# raw-null-touch3 is raw-null reading a byte of 3 more pages per request,
+# the framework's extra pages per request: docs/benchmarks.md)
 # (name them in --devices next to fw-null, fw-mem, fw-loop); the report then
 # shows "alt / current" ratios.
 #
@@ -90,7 +92,7 @@ declare -A DEV PID FWID MEMOPT
 LOADED_NULLB=0 LOADED_BRD=0 HP_ADDED=0 LOOPDEV=""
 cleanup() {
 	for id in "${FWID[@]}"; do "$CTL" del -n "$id" > /dev/null 2>&1; done
-	for r in raw-null raw-null-defer; do
+	for r in raw-null raw-null-defer raw-null-touch3; do
 		if [ -n "${PID[$r]:-}" ]; then
 			kill -TERM "${PID[$r]}" 2>/dev/null
 			wait "${PID[$r]}" 2>/dev/null
@@ -176,6 +178,7 @@ fi
 needs raw-null && start_raw raw-null -q 2 -s 1G
 # raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
 needs raw-null-defer && start_raw raw-null-defer -q 2 -s 1G --defer
+needs raw-null-touch3 && start_raw raw-null-touch3 -q 2 -s 1G --touch 3
 needs fw-null && fw_add fw-null -t null -s 1G
 needs fw-null-uc && fw_add fw-null-uc -t null -s 1G --user-copy
 if needs fw-mem fw-mem-hp; then
@@ -286,6 +289,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 		[ -n "${FWID[$d]:-}" ] && args=$("$CTL" list -n "${FWID[$d]}" --json | jq -c '.[0] | {args, flag_names}')
 		[ "$d" = raw-null ] && args='{"args": "raw-null -q 2 -s 1G"}'
 		[ "$d" = raw-null-defer ] && args='{"args": "raw-null -q 2 -s 1G --defer"}'
+		[ "$d" = raw-null-touch3 ] && args='{"args": "raw-null -q 2 -s 1G --touch 3"}'
 		[[ $d == *-alt ]] && args=$(jq -c --arg c "$ALT_CTL" '. + {ctl: $c}' <<< "$args")
 		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", %s"server": %s}' \
 			"$sep" "$d" "${DEV[$d]}" "${PID[$d]:-null}" "$nq" \

@@ -55,6 +55,7 @@ DEV_TITLES = {
     "fw-loop-hp": "ublk-fw loop, copy, fio huge-page buffers",
     "fw-loop-zc": "ublk-fw loop, SHMEM_ZC",
     "raw-null-defer": "raw-null --defer (DEFER_TASKRUN rings)",
+    "raw-null-touch3": "raw-null --touch 3 (3 more pages per request)",
     "fw-null-alt": "ublk-fw null, --alt-ctl build",
     "fw-mem-alt": "ublk-fw memory, --alt-ctl build",
     "fw-loop-alt": "ublk-fw loop, --alt-ctl build",
@@ -76,6 +77,8 @@ PAIRS = [
     # A/B tests of a changed build (bench/measure.sh --alt-ctl) and of ring flags
     ("defer_vs_raw", "raw-null-defer", "raw-null", "raw-null --defer / raw-null"),
     ("null_vs_rawdefer", "fw-null", "raw-null-defer", "ublk-fw null / raw-null --defer"),
+    ("touch3_vs_raw", "raw-null-touch3", "raw-null", "raw-null --touch 3 / raw-null"),
+    ("null_vs_touch3", "fw-null", "raw-null-touch3", "ublk-fw null / raw-null --touch 3"),
     ("null_alt", "fw-null-alt", "fw-null", "null: alt build / current"),
     ("mem_alt", "fw-mem-alt", "fw-mem", "memory: alt build / current"),
     ("loop_alt", "fw-loop-alt", "fw-loop", "loop: alt build / current"),
