@@ -16,14 +16,15 @@ rm -rf "$W"; mkdir -p "$W"
 PAT="python3 $TOP/tests/integration/pattern_io.py"
 CYCLES=${UBLKFW_RECOVERY_CYCLES:-10}		# kill/recover under load
 # del while fio runs: about 4 s a race in a TCG guest; 100 made this group
-# the longest of make check (18 min), 30 by default, UBLKFW_DEL_RACES=100 for
-# the full run
-DEL_RACES=${UBLKFW_DEL_RACES:-30}
+# the longest of make check (18 min), 20 by default (30 put a clean-clone
+# make check at ~36 min warm, ~49 with the kernel build: over its 45-minute
+# budget), UBLKFW_DEL_RACES=100 for the full run
+DEL_RACES=${UBLKFW_DEL_RACES:-20}
 # add/del with fio on each: 1000 took 27 min of a loaded TCG guest (about
 # 1.6 s a cycle), more than make check's 45-minute budget allows once the
-# network targets' groups joined it (150 took 190 s of a quiet guest); 60 by default,
-# UBLKFW_ADD_DEL_CYCLES=1000 for the full run
-ADD_DEL=${UBLKFW_ADD_DEL_CYCLES:-60}
+# network targets' groups joined it (150 took 190 s of a quiet guest); 40 by
+# default (for the budget, as above), UBLKFW_ADD_DEL_CYCLES=1000 for the full run
+ADD_DEL=${UBLKFW_ADD_DEL_CYCLES:-40}
 
 # fio_verify_across_kill NAME ID: fio writes 48M with crc32c headers; the
 # server is killed in the middle and recovered; then fio verifies it all.
