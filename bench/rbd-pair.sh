@@ -22,6 +22,11 @@ while [ $# -gt 0 ]; do
 	*)		echo "bench-rbd: unknown argument '$1' (--runtime S, --repeats N)" >&2; exit 2 ;;
 	esac
 done
+for v in "$RUNTIME" "$REPEATS"; do
+	case $v in
+	''|*[!0-9]*|0) echo "bench-rbd: --runtime and --repeats take a whole number above 0, not '$v'" >&2; exit 2 ;;
+	esac
+done
 DATA=$TOP/tests/out/vm/bench-rbd/data
 RES=$TOP/bench/results/rbd.md
 mkdir -p "$TOP/tests/out" "$TOP/bench/results"
