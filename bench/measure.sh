@@ -36,6 +36,7 @@ set -u -o pipefail
 TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
 CTL=$TOP/build/ublk-fw-ctl
 RAW=$TOP/build/bench/raw-null
+. "$TOP/bench/order.sh"	# flipped
 OUT="" SMOKE=0 REPEATS=3 RUNTIME=5 SIZE_MB=256 JOBS="" DEVICES="" REV=unknown ALT_CTL=""
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -446,10 +447,8 @@ for rep in $(seq "$REPEATS"); do
 	for job in $JOBS; do
 		k=$((k + 1))
 		order=$DEVICES
-		# A B C ... then ... C B A: paired devices stay adjacent, drift
-		# cancels; the order flips per job and per repeat (k alone, with
-		# an even number of jobs, gave each job one order in every repeat)
-		[ $(((k + rep) % 2)) = 0 ] && order=$(printf '%s\n' $DEVICES | tac | tr '\n' ' ')
+		# A B C ... then ... C B A: paired devices stay adjacent
+		flipped $k "$rep" && order=$(printf '%s\n' $DEVICES | tac | tr '\n' ' ')
 		for d in $order; do
 			run_one "$rep" "$job" "$d"
 		done

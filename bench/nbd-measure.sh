@@ -91,6 +91,7 @@ dd if=/dev/zero of=/dev/ublkb$FWID bs=1M count=$SIZE_MB oflag=direct status=none
 	die "prefilling the export failed"
 
 . "$TOP/bench/cpu.sh"	# guest_busy, proc_ticks
+. "$TOP/bench/order.sh"	# flipped
 fio_args() {
 	case $1 in
 	rr4k_qd32)	echo "--rw=randread --bs=4k --iodepth=32" ;;
@@ -115,7 +116,7 @@ for rep in $(seq "$REPEATS"); do
 	for job in $JOBS; do
 		k=$((k + 1))
 		order=$DEVICES
-		[ $(((k + rep) % 2)) = 0 ] && order="fw-nbd knbd"	# flips per job and per repeat: drift cancels
+		flipped $k "$rep" && order="fw-nbd knbd"
 		for d in $order; do
 			f=$OUT/fio/$rep-$job-$d.json
 			n0=$(proc_ticks $NK) s0=$(proc_ticks "$FWPID") g0=$(guest_busy) t0=$(date +%s%N)

@@ -29,6 +29,7 @@ write-128k-qd8:--rw=write --bs=128k --iodepth=8"
 
 say() { echo "rbd-measure: $(cut -d' ' -f1 /proc/uptime) s: $*"; }
 . "$TOP/bench/cpu.sh"	# guest_busy, proc_ticks
+. "$TOP/bench/order.sh"	# flipped
 
 run_one() {	# run_one DEVICE-NAME DEV SERVER-PID REPEAT JOB FIO-ARGS
 	f=$OUT/$1-$5-$4.json
@@ -76,8 +77,8 @@ for rep in $(seq "$REPEATS"); do
 	printf '%s\n' "$JOBS" > "$OUT/jobs.txt"
 	while IFS=: read -r job args; do
 		k=$((k + 1))
-		order="ublk-fw-rbd kernel-rbd"	# flips per job and per repeat
-		[ $(((k + rep) % 2)) = 0 ] && order="kernel-rbd ublk-fw-rbd"
+		order="ublk-fw-rbd kernel-rbd"
+		flipped $k "$rep" && order="kernel-rbd ublk-fw-rbd"
 		for d in $order; do
 			case $d in
 			ublk-fw-rbd) [ -n "$FWDEV" ] && run_one "$d" "$FWDEV" "$FWPID" "$rep" "$job" "$args" ;;
