@@ -90,10 +90,16 @@ done
 
 # ---- set-up, and tear-down on any exit ---------------------------------------
 declare -A DEV PID FWID MEMOPT
+# raw-null's devices and their options: raw-null-defer has SINGLE_ISSUER |
+# DEFER_TASKRUN | COOP_TASKRUN rings, raw-null-touch3 reads a byte of 3 more
+# pages per request
+RAW_DEVS="raw-null raw-null-defer raw-null-touch3"
+declare -A RAW_ARGS=([raw-null]="-q 2 -s 1G" [raw-null-defer]="-q 2 -s 1G --defer"
+	[raw-null-touch3]="-q 2 -s 1G --touch 3")
 LOADED_NULLB=0 LOADED_BRD=0 HP_ADDED=0 LOOPDEV=""
 cleanup() {
 	for id in "${FWID[@]}"; do "$CTL" del -n "$id" > /dev/null 2>&1; done
-	for r in raw-null raw-null-defer raw-null-touch3; do
+	for r in $RAW_DEVS; do
 		if [ -n "${PID[$r]:-}" ]; then
 			kill -TERM "${PID[$r]}" 2>/dev/null
 			wait "${PID[$r]}" 2>/dev/null
@@ -176,10 +182,10 @@ if needs brd; then
 	DEV[brd]=/dev/ram0
 	prefill /dev/ram0 "$SIZE_MB"
 fi
-needs raw-null && start_raw raw-null -q 2 -s 1G
-# raw-null with SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN rings
-needs raw-null-defer && start_raw raw-null-defer -q 2 -s 1G --defer
-needs raw-null-touch3 && start_raw raw-null-touch3 -q 2 -s 1G --touch 3
+for r in $RAW_DEVS; do
+	# shellcheck disable=SC2086
+	needs $r && start_raw $r ${RAW_ARGS[$r]}
+done
 needs fw-null && fw_add fw-null -t null -s 1G
 needs fw-null-uc && fw_add fw-null-uc -t null -s 1G --user-copy
 if needs fw-mem fw-mem-hp; then
@@ -288,9 +294,7 @@ param() { cat "/sys/module/$1/parameters/$2" 2>/dev/null || echo "?"; }
 		nq=$(ls -d /sys/block/$b/mq/* 2>/dev/null | wc -l)
 		args=""
 		[ -n "${FWID[$d]:-}" ] && args=$("$CTL" list -n "${FWID[$d]}" --json | jq -c '.[0] | {args, flag_names}')
-		[ "$d" = raw-null ] && args='{"args": "raw-null -q 2 -s 1G"}'
-		[ "$d" = raw-null-defer ] && args='{"args": "raw-null -q 2 -s 1G --defer"}'
-		[ "$d" = raw-null-touch3 ] && args='{"args": "raw-null -q 2 -s 1G --touch 3"}'
+		[ -n "${RAW_ARGS[$d]:-}" ] && args="{\"args\": \"raw-null ${RAW_ARGS[$d]}\"}"
 		[[ $d == *-alt ]] && args=$(jq -c --arg c "$ALT_CTL" '. + {ctl: $c}' <<< "$args")
 		printf '%s\n  "%s": {"path": "%s", "pid": %s, "hw_queues": %d, "max_sectors_kb": %s, "scheduler": "%s", "fio_mem": "%s", %s"server": %s}' \
 			"$sep" "$d" "${DEV[$d]}" "${PID[$d]:-null}" "$nq" \
