@@ -74,7 +74,6 @@ KDEV=$(timeout 120 rbd -c "$CONF" device map -o noudev rbd/img 2> "$OUT/map.log"
 
 k=0
 for rep in $(seq "$REPEATS"); do
-	printf '%s\n' "$JOBS" > "$OUT/jobs.txt"
 	while IFS=: read -r job args; do
 		k=$((k + 1))
 		order="ublk-fw-rbd kernel-rbd"
@@ -85,7 +84,9 @@ for rep in $(seq "$REPEATS"); do
 			kernel-rbd) [ -n "$KDEV" ] && run_one "$d" "$KDEV" "" "$rep" "$job" "$args" ;;
 			esac
 		done
-	done < "$OUT/jobs.txt"
+	done <<JOBS
+$JOBS
+JOBS
 done
 
 [ -n "${id:-}" ] && "$CTL" del -n "$id" > /dev/null

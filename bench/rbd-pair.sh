@@ -46,7 +46,7 @@ if [ -s "$J" ]; then
 	    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	  # per device and job, the median of each figure over the repeats
 	  def medians(d): map(select(.device == d and (.iops // 0) > 0)) | group_by(.job) |
-	    map({key: .[0].job, value: {n: length, iops: map(.iops) | med, mbps: map(.mbps) | med,
+	    map({key: .[0].job, value: {iops: map(.iops) | med, mbps: map(.mbps) | med,
 	      cpu_us_per_io: map(.cpu_us_per_io) | med,
 	      server_cpu_us_per_io: map(.server_cpu_us_per_io) | med}}) | from_entries;
 	  medians("ublk-fw-rbd") as $u | medians("kernel-rbd") as $k |
