@@ -116,8 +116,15 @@ void ublkfw_queue_commit(struct ublkfw_queue *q, struct io_slot *s, int result);
 /* Reap and dispatch every ready CQE (after every wait). */
 void ublkfw_queue_reap(struct ublkfw_queue *q);
 int ublkfw_queue_submit(struct ublkfw_queue *q);
-/* An SQE, the SQ flushed first if it is full; NULL if even that failed. */
-struct io_uring_sqe *ublkfw_queue_sqe(struct ublkfw_queue *q);
+/* An SQE (inline: every request takes one); a full SQ is flushed first
+ * (ublkfw_queue_sqe_flushed()); NULL if even that failed. */
+struct io_uring_sqe *ublkfw_queue_sqe_flushed(struct ublkfw_queue *q);
+static inline struct io_uring_sqe *ublkfw_queue_sqe(struct ublkfw_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	return sqe ? sqe : ublkfw_queue_sqe_flushed(q);
+}
 /* Complete what other threads handed over with ublkfw_io_complete_async(). */
 void ublkfw_queue_take_remote(struct ublkfw_queue *q);
 

@@ -10,7 +10,8 @@
  *     ring: a DEFER_TASKRUN ring runs its completions only when its own
  *     thread enters the kernel, so an epoll wait on its fd can sleep past
  *     them; docs/benchmarks.md has the measurement);
- *   - an ev_check reaps every CQE after each wake-up (ublkfw_queue_reap());
+ *   - an ev_check reaps the CQEs ready after each wake-up
+ *     (ublkfw_queue_reap(); any posted meanwhile keep the fd readable);
  *   - an ev_prepare submits all SQEs queued during the iteration in one
  *     io_uring_enter(), so N completions cost one syscall, not N.
  *

@@ -280,6 +280,43 @@ Test(dispatch, target_ring_operation_completes_through_its_callback)
 	cr_expect_eq(q.target_inflight, 0);
 }
 
+static int target_cb_calls;
+static void count_cb(struct ublkfw_queue *qq, struct ublkfw_uring_op *op, int res, unsigned int f)
+{
+	(void)qq;
+	(void)op;
+	(void)f;
+	cr_expect_eq(res, 0);
+	target_cb_calls++;
+}
+
+/* More completions than the CQ holds (the fixture's ring: 32) and than one
+ * batch of the reap (64): one reap must dispatch every one, including those
+ * the kernel held back in its overflow list. */
+Test(dispatch, one_reap_takes_a_full_cq_and_its_overflow)
+{
+	static struct ublkfw_uring_op ops[80];
+	unsigned int i;
+
+	target_cb_calls = 0;
+	for (i = 0; i < 80; i++) {
+		struct io_uring_sqe *sqe;
+
+		ops[i].cb = count_cb;
+		sqe = ublkfw_queue_get_sqe(&q, &ops[i]);
+		cr_assert_not_null(sqe);
+		io_uring_prep_nop(sqe);
+	}
+	cr_assert_geq(ublkfw_queue_submit(&q), 0);
+	cr_assert(IO_URING_READ_ONCE(*q.ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW,
+		  "the test needs an overflowed CQ");
+	ublkfw_queue_reap(&q);
+	cr_expect_eq(target_cb_calls, 80);
+	cr_expect_eq(q.last_reaped, 80);
+	cr_expect_eq(q.target_inflight, 0);
+	cr_expect_eq(io_uring_cq_ready(&q.ring), 0);
+}
+
 Test(dispatch, zero_copy_descriptor_gives_a_pointer_into_the_pool)
 {
 	struct ublkfw_shmem_pool *pool;
