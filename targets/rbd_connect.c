@@ -17,13 +17,18 @@ static int set(rados_t r, const char *key, const char *value)
 }
 
 /*
- * librados quiet on stderr; librbd's cache off; --timeout for the monitors,
- * the OSDs, the mount.  The cache: the page cache above /dev/ublkbN is the
+ * librados quiet on stderr; librbd's cache off; librbd's dispatch thread
+ * skipped; --timeout for the monitors, the OSDs, the mount.  The cache: the page cache above /dev/ublkbN is the
  * device's cache, and a second one in the server would hold writes it has
  * acknowledged in a process that can die, and with --recovery a device
  * outlives its server without the kernel ever seeing a crash.  Off, a write
  * completes when the OSDs have it, as with the kernel's RBD client (which
  * has no cache); measured, it also does not cost IOPS (docs/rbd.md).
+ * rbd_non_blocking_aio: librbd hands each request to a dispatch thread of its
+ * own so that the caller never waits; the caller here is a queue thread that
+ * only hands requests on, so that hop is latency (it can still wait where
+ * librbd's thread would: the objecter's in-flight throttle, which holds back
+ * the requests behind it either way).
  */
 static int rbd_settings(struct rbd_target *t)
 {
@@ -33,6 +38,7 @@ static int rbd_settings(struct rbd_target *t)
 	ret |= set(t->rados, "err_to_stderr", "false");
 	ret |= set(t->rados, "log_to_stderr", "false");
 	ret |= set(t->rados, "rbd_cache", "false");
+	ret |= set(t->rados, "rbd_non_blocking_aio", "false");
 	if (t->timeout) {
 		snprintf(s, sizeof(s), "%u", t->timeout);
 		ret |= set(t->rados, "rados_osd_op_timeout", s);
@@ -40,6 +46,34 @@ static int rbd_settings(struct rbd_target *t)
 		ret |= set(t->rados, "client_mount_timeout", s);
 	}
 	return ret ? -EINVAL : 0;
+}
+
+/*
+ * One image per process: one asio thread for librados's completions and one
+ * messenger worker hand each request over less than librbd's 2 and 3
+ * (docs/rbd.md has the measurement).  Only where the config left librbd's
+ * default: librados ranks a value set here above the file's.
+ */
+static const struct {
+	const char *key, *librbd_default, *ours;
+} thread_defaults[] = {
+	{ "librados_thread_count", "2", "1" },
+	{ "ms_async_op_threads", "3", "1" },
+};
+
+static int rbd_thread_defaults(struct rbd_target *t)
+{
+	char v[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(thread_defaults) / sizeof(thread_defaults[0]); i++) {
+		if (rados_conf_get(t->rados, thread_defaults[i].key, v, sizeof(v)) < 0)
+			return -EINVAL;
+		if (!strcmp(v, thread_defaults[i].librbd_default) &&
+		    set(t->rados, thread_defaults[i].key, thread_defaults[i].ours))
+			return -EINVAL;
+	}
+	return 0;
 }
 
 static int rbd_read_conf(struct ublkfw_dev *dev, struct rbd_target *t)
@@ -57,10 +91,10 @@ static int rbd_read_conf(struct ublkfw_dev *dev, struct rbd_target *t)
 			   t->conf ? t->conf : "the Ceph config found");
 	else if (ret < 0)
 		ublkfw_err(dev, "cannot read the Ceph config %s: %s", t->conf ? t->conf : "", strerror(-ret));
-	/* The file must not turn librados's messages, the cache or our
-	 * timeouts back. */
-	if (!ret && rbd_settings(t))
-		ret = -EINVAL, ublkfw_err(dev, "librados refused the --timeout settings");
+	/* The file must not turn librados's messages, the cache, the dispatch
+	 * thread or our timeouts back; the thread counts are its to choose. */
+	if (!ret && (rbd_settings(t) || rbd_thread_defaults(t)))
+		ret = -EINVAL, ublkfw_err(dev, "librados refused the target's settings (--timeout, rbd_cache, rbd_non_blocking_aio, thread counts): is it the librados the target was built with?");
 	return ret;
 }
 

@@ -54,13 +54,24 @@ rbd_ create --size 64M rbd/zero
 
 # ---- fio verify, ext4 --------------------------------------------------
 # the first device's config asks for librbd's cache, which the target turns
-# off whatever the config says
-{ cat "$CONF"; printf '[client]\n\trbd cache = true\n'; } > $W/cache-on.conf
+# off whatever the config says, and a thread count of its own, which the
+# target keeps (it lowers only what the config leaves at librbd's default)
+{ cat "$CONF"; printf '[client]\n\trbd cache = true\n\tlibrados thread count = 3\n'; } > $W/cache-on.conf
+# conf_is ID OPTION VALUE: the server's librados has OPTION = VALUE
+conf_is() {
+	timeout 30 ceph --admin-daemon "$D/client.admin.$(server_pid "$1").asok" config get "$2" |
+		jq -e --arg o "$2" --arg v "$3" '.[$o] == $v' > /dev/null
+}
 if with_dev "rbd" -t rbd -q 2 --filter stats --conf $W/cache-on.conf --timeout $TMO rbd/img; then
 	check "rbd: size from the image (256M)" sh -c "[ \$(blockdev --getsize64 /dev/ublkb$id) = 268435456 ]"
-	check "rbd: librbd's cache off in the server, though its config says rbd cache = true" sh -c \
-		"timeout 30 ceph --admin-daemon '$D/client.admin.$(server_pid $id).asok' config get rbd_cache |
-		 jq -e '.rbd_cache == \"false\"'"
+	check "rbd: librbd's cache off in the server, though its config says rbd cache = true" \
+		conf_is $id rbd_cache false
+	check "rbd: librbd's dispatch thread skipped in the server (rbd_non_blocking_aio false)" \
+		conf_is $id rbd_non_blocking_aio false
+	check "rbd: one messenger worker in the server (ms_async_op_threads 1, the config has none)" \
+		conf_is $id ms_async_op_threads 1
+	check "rbd: the config's librados_thread_count = 3 kept (the target lowers only librbd's default)" \
+		conf_is $id librados_thread_count 3
 	check "rbd: write cache and FUA announced" sh -c \
 		"grep -q 'write back' /sys/block/ublkb$id/queue/write_cache && [ \$(cat /sys/block/ublkb$id/queue/fua) = 1 ]"
 	check "rbd: discard and write-zeroes announced" sh -c \
