@@ -18,12 +18,13 @@ static int set(rados_t r, const char *key, const char *value)
 
 /*
  * librados quiet on stderr; librbd's cache off; librbd's dispatch thread
- * skipped; --timeout for the monitors, the OSDs, the mount.  The cache: the page cache above /dev/ublkbN is the
- * device's cache, and a second one in the server would hold writes it has
- * acknowledged in a process that can die, and with --recovery a device
- * outlives its server without the kernel ever seeing a crash.  Off, a write
- * completes when the OSDs have it, as with the kernel's RBD client (which
- * has no cache); measured, it also does not cost IOPS (docs/rbd.md).
+ * skipped; --timeout for the monitors, the OSDs, the mount.  The cache: the
+ * page cache above /dev/ublkbN is the device's cache, and a second one in the
+ * server would hold writes it has acknowledged in a process that can die, and
+ * with --recovery a device outlives its server without the kernel ever seeing
+ * a crash.  Off, a write completes when the OSDs have it, as with the
+ * kernel's RBD client (which has no cache); measured, it also does not cost
+ * IOPS (docs/rbd.md).
  * rbd_non_blocking_aio: librbd hands each request to a dispatch thread of its
  * own so that the caller never waits; the caller here is a queue thread that
  * only hands requests on, so that hop is latency (it can still wait where
