@@ -11,18 +11,18 @@ Writes into OUT_DIR:
   chart.png     gnuplot chart (ratios; IOPS and MiB/s per device)
   chart-*.dat   the chart's data; raw/ a copy of the inputs
 
-Ratios are medians of *paired* ratios: in each repeat the two devices of a
-pair ran back to back, their ratio is taken there, and the median over the
-repeats is reported (absolute figures drift by tens of percent between
-minutes in an emulated guest; the ratio of neighbours much less).
+Ratios are medians of *paired* ratios (bench/pairing.py: in each repeat the
+two devices of a pair ran back to back, their ratio is taken there, and the
+median over the repeats is reported).
 """
 import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
+
+from pairing import median, paired_ratios
 
 JOB_TITLES = {
     "rr4k_qd1": "4k randread QD1",
@@ -133,11 +133,6 @@ SCALE_INFO = ["nullb", "raw-null", "raw-null-defer", "fw-null", "brd", "fw-mem",
               "fw-null-alt", "fw-mem-alt", "fw-loop-alt"]
 
 
-def median(v):
-    v = [x for x in v if x is not None]
-    return statistics.median(v) if v else None
-
-
 def fio_figures(path, clk_tck, run):
     """One run's figures from fio's JSON and the server's tick counts."""
     try:
@@ -236,13 +231,11 @@ def main():
                     med[m] = median(vals)
             results[d][jb] = {"median": med, "runs": per}
 
+    def figure(d, jb, m):	# repeat -> one figure of device d on job jb
+        return {rp: (fig.get((d, jb, rp)) or {}).get(m) for rp in reps}
+
     def paired(a, b, jb, m, jb_b=None):
-        vals = []
-        for rp in reps:
-            x, y = fig.get((a, jb, rp)), fig.get((b, jb_b or jb, rp))
-            if x and y and x.get(m) is not None and y.get(m):
-                vals.append(x[m] / y[m])
-        return vals
+        return paired_ratios(figure(a, jb, m), figure(b, jb_b or jb, m), reps)
 
     ratios = {}
     for key, a, b, title in PAIRS:
