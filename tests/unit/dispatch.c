@@ -63,6 +63,34 @@ static struct io_uring_sqe *last_sqe(void)
 
 TestSuite(dispatch, .init = setup, .fini = teardown);
 
+/* Every byte of a reused SQE slot is written: the command built on one that
+ * held garbage is the command built on a zeroed one (the command's fields
+ * are set one by one, not by a memset). */
+Test(dispatch, commit_sqe_leaves_nothing_of_the_slot_s_old_contents)
+{
+	struct io_slot *s = ublkfw_queue_slot(&q, 3);
+	struct io_uring_sq *sq = &q.ring.sq;
+	struct io_uring_sqe want, *sqe;
+	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)want.cmd;
+
+	memset(sq->sqes, 0xa5, (size_t)(sq->ring_mask + 1) * sizeof(*sq->sqes));
+	descs[3].op_flags = UBLK_IO_OP_READ;
+	descs[3].nr_sectors = 8;
+	ublkfw_queue_handle_cmd_cqe(&q, s, UBLK_IO_RES_OK);
+
+	memset(&want, 0, sizeof(want));
+	want.opcode = IORING_OP_URING_CMD;
+	want.flags = IOSQE_FIXED_FILE;
+	want.cmd_op = UBLK_U_IO_COMMIT_AND_FETCH_REQ;
+	want.user_data = (uint64_t)(uintptr_t)&s->cmd_op;
+	cmd->q_id = 0;
+	cmd->tag = 3;
+	cmd->result = 4096;
+	cmd->addr = (uint64_t)(uintptr_t)bufs[3];
+	sqe = last_sqe();
+	cr_expect_arr_eq(sqe, &want, sizeof(want), "the SQE differs from a clean COMMIT_AND_FETCH_REQ");
+}
+
 Test(dispatch, read_request_reaches_target_and_commits)
 {
 	struct io_slot *s = ublkfw_queue_slot(&q, 2);
