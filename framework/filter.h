@@ -24,10 +24,13 @@ struct ublkfw_filter {
 	bool opened;
 };
 
+/* nr first: every request reads it right after the target's ops, which
+ * come just before in struct ublkfw_dev; behind the 2.7 KiB of layers it was
+ * on another page (one page more per request: docs/benchmarks.md). */
 struct ublkfw_stack {
-	struct ublkfw_filter layers[UBLKFW_MAX_FILTERS];
 	unsigned int nr;
 	size_t queue_area_size;		/* bytes of every queue's filter area */
+	struct ublkfw_filter layers[UBLKFW_MAX_FILTERS];
 };
 
 /* The filter called name: registered by the program, else built in. */
