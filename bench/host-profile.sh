@@ -8,7 +8,12 @@
 #   - wall time per I/O (best of 5 runs),
 #   - syscalls per I/O (strace -c -f),
 #   - instructions per I/O, total and by function (valgrind --tool=callgrind,
-#     (Ir(N2) - Ir(N1)) / (N2 - N1): set-up cancels out).
+#     (Ir(N2) - Ir(N1)) / (N2 - N1): set-up cancels out);
+#   - at depth 1, the distinct 4 KiB pages touched per I/O, code and data
+#     (valgrind --tool=lackey --trace-mem=yes, 3000 I/Os, the pages of the
+#     middle tenth of the trace: the same pages every request).  In an
+#     emulated guest, which empties its soft TLB at every context switch,
+#     each page is a walk per request (docs/benchmarks.md).
 # Needs a build (make) and valgrind, strace.  Output: tests/out/host-profile.md
 set -u -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -93,5 +98,24 @@ for depth in 1 32; do
 		md "|---|---|"
 		sed -n '2,26p' "$OUT/cg-$mode-$depth.md" >> "$MD"
 	done
+done
+md ""
+md "### Pages touched per I/O at depth 1 (valgrind lackey, middle tenth of 3000 I/Os)"
+md ""
+md "| loop | code pages | data pages |"
+md "|---|---|---|"
+for mode in raw fw; do
+	valgrind --tool=lackey --trace-mem=yes --log-file="$OUT/lackey-$mode.txt" "$BIN" $mode 1 3000 > /dev/null 2>&1
+	pages=$(python3 - "$OUT/lackey-$mode.txt" <<'EOF'
+import sys
+tr = [l for l in open(sys.argv[1]) if l[:2] in ("I ", " L", " S", " M")]
+code, data = set(), set()
+for l in tr[len(tr) * 5 // 10:len(tr) * 6 // 10]:
+    (code if l[0] == "I" else data).add(int(l[3:].split(",")[0], 16) >> 12)
+print(len(code), len(data))
+EOF
+)
+	md "| $mode | ${pages% *} | ${pages#* } |"
+	echo "host-profile: $mode depth 1: ${pages% *} code and ${pages#* } data pages per I/O"
 done
 echo "host-profile: written ${MD#$TOP/}"
