@@ -36,7 +36,11 @@
 #include "dev.h"
 #include "shmem.h"
 
-#define CQE_BATCH	64
+/* CQEs copied out per pass of the reap, on its stack: 16 x 16 bytes keeps
+ * the frames of a request's path within 400 bytes (64 made it 1.1 KiB, and
+ * a second stack page per request more likely: docs/benchmarks.md); a
+ * busier reap takes more passes, at the same instructions per CQE. */
+#define CQE_BATCH	16
 
 struct io_slot *ublkfw_queue_slot(struct ublkfw_queue *q, unsigned int tag)
 {
