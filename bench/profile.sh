@@ -19,10 +19,6 @@
 #            the same difference per function (callgrind_annotate).
 # cs:        no tracer: IOPS, server CPU and context switches per I/O, and each
 #            server thread's allowed CPUs and last CPU.
-# pages:     the server under valgrind --tool=lackey --trace-mem=yes, fio doing
-#            N1 I/Os at QD1 jobs: distinct 4 KiB code and data pages touched
-#            per request, and which (bench/pages.py; a request is the stretch
-#            between two io_uring_submit_and_wait() calls, so QD1 only).
 # perf:      perf record -a -e cpu-clock for 5 s in the middle of a 9 s fio run:
 #            the whole guest's samples as microseconds per I/O, by process
 #            (server, fio, idle) and, for the server, by symbol (user and
@@ -233,38 +229,6 @@ for v, k in sorted(rows, reverse=True)[:25]:
 print()
 EOF
 			say "callgrind $s $j: $(grep "^### $s, $j" "$MD" | tail -1)"
-		done
-	done
-fi
-if [[ " $WHAT " == *" pages "* ]]; then
-	md "## valgrind lackey: distinct pages touched per request (QD1 jobs, $N1 I/Os)"
-	md ""
-	START_WAIT=900
-	for s in $SERVERS; do
-		for j in $JOBS; do
-			[[ $j == *_qd1 ]] || continue
-			cmd=$(server_cmd $s)
-			bin=${cmd%% *}
-			[ "$bin" = env ] && { say "pages: $s: not with env"; continue; }
-			plt=$(objdump -d "$bin" | sed -n 's/^\([0-9a-f]*\) <io_uring_submit_and_wait@plt>:/\1/p')
-			[ -n "$plt" ] || { say "pages: $bin calls no io_uring_submit_and_wait()"; continue; }
-			start_server $W/srv.log valgrind --tool=lackey --trace-mem=yes \
-				--log-file=$W/lackey.txt $cmd || continue
-			cat /proc/$SPID/maps > $OUT/maps-$s.txt
-			# shellcheck disable=SC2046
-			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 \
-				--number_ios=$N1 --size=1G --norandommap --randrepeat=0 \
-				$(cpus $j) $(fio_args $j) --output-format=json \
-				--output=$OUT/fio-pages-$s-$j.json > /dev/null 2>&1
-			stop_server
-			md "### $s, $j"
-			md ""
-			python3 "$(dirname "$0")/pages.py" $W/lackey.txt "$plt" $OUT/maps-$s.txt \
-				> $OUT/pages-$s-$j.md 2>&1
-			cat $OUT/pages-$s-$j.md >> "$MD"
-			md ""
-			rm -f $W/lackey.txt
-			say "pages $s $j: $(head -1 $OUT/pages-$s-$j.md)"
 		done
 	done
 fi
