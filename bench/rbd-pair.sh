@@ -40,10 +40,15 @@ ko() { fail=$((fail + 1)); echo "FAIL - $1"; }
 J=$DATA/runs.jsonl
 if [ -s "$J" ]; then
 	rm -f "$RES"
-	python3 bench/rbd-report.py "$J" > "$RES.tmp" && ok "report written (bench/rbd-report.py)" &&
-		{ printf '# ublk-fw rbd vs the kernel RBD client\n\n%s, %s x %s s a job and client, interleaved, medians; %s\n\n' \
-		"$(date -u +%F)" "$REPEATS" "$RUNTIME" "$(grep -o '^vmrun: accel [a-z]*' "$TOP/tests/out/bench-rbd.log" | head -1 | sed 's/^vmrun: //')"; cat "$RES.tmp"; } > "$RES" ||
+	accel=$(grep -o '^vmrun: accel [a-z]*' "$TOP/tests/out/bench-rbd.log" | head -1 | sed 's/^vmrun: //')
+	if python3 bench/rbd-report.py "$J" > "$RES.tmp" &&
+	   { printf '# ublk-fw rbd vs the kernel RBD client\n\n%s, %s x %s s a job and client, interleaved, medians; %s\n\n' \
+		"$(date -u +%F)" "$REPEATS" "$RUNTIME" "$accel"; cat "$RES.tmp"; } > "$RES"; then
+		ok "report written (bench/rbd-report.py)"
+	else
+		rm -f "$RES"
 		ko "report written (bench/rbd-report.py)"
+	fi
 	rm -f "$RES.tmp"
 	for d in ublk-fw-rbd kernel-rbd; do
 		n=$(jq -s --arg d "$d" '[.[] | select(.device == $d and .iops > 0 and .error == 0)] | length' "$J")
