@@ -18,7 +18,7 @@
  * is the framework's own cost.
  *
  * usage: raw-null [-q QUEUES] [-d DEPTH] [-s SIZE] [-m MAX_IO] [--defer]
- *                 [--no-pin] [--touch PAGES] [--foreground]
+ *                 [--no-pin] [--touch PAGES] [--calls N] [--foreground]
  *   Always stays in the foreground (--foreground is accepted for symmetry
  *   with ublk-fw-ctl add).  Prints "/dev/ublkbN (id N)" once the device is
  *   live; SIGTERM or SIGINT: STOP_DEV, wait for the queues, DEL_DEV, exit 0.
@@ -27,6 +27,9 @@
  *   byte from each of PAGES distinct pages of the queue's own, so that the
  *   cost of the pages a server touches per request can be measured
  *   (docs/benchmarks.md, "4k QD1").
+ *   --calls N: an experiment too: each request also calls N (at most 16)
+ *   distinct functions that do next to nothing, so that the cost of a call
+ *   and its return, apart from their instructions, can be measured.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +67,7 @@ static struct {
 	unsigned long long size;
 	bool defer, pin;
 	unsigned int touch;		/* --touch PAGES */
+	unsigned int calls;		/* --calls N */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int nr_ready;
@@ -156,6 +160,41 @@ static unsigned int touch_pages(const volatile char *pages, unsigned int n)
 	return sum;
 }
 
+/* --calls: callees 0..n-1 in turn, each its own call site and return
+ * address; the empty asm keeps them from being folded into one */
+#define CALLEE(i)							\
+	static __attribute__((noinline)) unsigned int callee##i(unsigned int x) \
+	{								\
+		__asm__ volatile("" : "+r"(x));				\
+		return x + i;						\
+	}
+CALLEE(0) CALLEE(1) CALLEE(2) CALLEE(3) CALLEE(4) CALLEE(5) CALLEE(6) CALLEE(7)
+CALLEE(8) CALLEE(9) CALLEE(10) CALLEE(11) CALLEE(12) CALLEE(13) CALLEE(14) CALLEE(15)
+
+static unsigned int call_n(unsigned int n, unsigned int x)
+{
+	switch (n) {
+	default: x = callee15(x); /* fall through */
+	case 15: x = callee14(x); /* fall through */
+	case 14: x = callee13(x); /* fall through */
+	case 13: x = callee12(x); /* fall through */
+	case 12: x = callee11(x); /* fall through */
+	case 11: x = callee10(x); /* fall through */
+	case 10: x = callee9(x); /* fall through */
+	case 9: x = callee8(x); /* fall through */
+	case 8: x = callee7(x); /* fall through */
+	case 7: x = callee6(x); /* fall through */
+	case 6: x = callee5(x); /* fall through */
+	case 5: x = callee4(x); /* fall through */
+	case 4: x = callee3(x); /* fall through */
+	case 3: x = callee2(x); /* fall through */
+	case 2: x = callee1(x); /* fall through */
+	case 1: x = callee0(x); /* fall through */
+	case 0: break;
+	}
+	return x;
+}
+
 static void queue_ready(struct queue *q, int err)
 {
 	pthread_mutex_lock(&g.lock);
@@ -171,7 +210,7 @@ static void *queue_thread(void *arg)
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t stride = (UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc) + pg - 1) & ~(pg - 1);
 	size_t descs_len = (g.depth * sizeof(struct ublksrv_io_desc) + pg - 1) & ~(pg - 1);
-	unsigned int depth = g.depth, ended = 0, tag;
+	unsigned int depth = g.depth, ended = 0, tag, called = 0;
 	const struct ublksrv_io_desc *descs;
 	struct io_uring_params p;
 	struct io_uring ring;
@@ -233,6 +272,8 @@ static void *queue_thread(void *arg)
 			iod = &descs[tag];
 			if (touch)	/* volatile reads: never elided */
 				(void)touch_pages(touch, g.touch);
+			if (g.calls)
+				called += call_n(g.calls, tag);
 			switch (ublksrv_get_op(iod)) {
 			case UBLK_IO_OP_READ:
 			case UBLK_IO_OP_WRITE:
@@ -251,6 +292,7 @@ static void *queue_thread(void *arg)
 		}
 		io_uring_cq_advance(&ring, n);
 	}
+	__asm__ volatile("" : : "r"(called));	/* --calls: a use of their results */
 	io_uring_queue_exit(&ring);
 	munmap((void *)descs, descs_len);
 	munmap(bufs, (size_t)depth * g.max_io);
@@ -289,7 +331,7 @@ static int parse_size(const char *s, unsigned long long *v)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: raw-null [-q QUEUES] [-d DEPTH] [-s SIZE] [-m MAX_IO] [--defer] [--no-pin]\n"
-		   "                [--touch PAGES] [--foreground]\n"
+		   "                [--touch PAGES] [--calls N] [--foreground]\n"
 		   "  The thinnest ublk null server (liburing only, copy mode): the baseline of\n"
 		   "  `make bench`.  Prints /dev/ublkbN (id N) when live; SIGTERM/SIGINT deletes it.\n");
 }
@@ -304,6 +346,7 @@ int main(int argc, char **argv)
 		{ "defer", no_argument, NULL, 'D' },
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "touch", required_argument, NULL, 'T' },
+		{ "calls", required_argument, NULL, 'C' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -343,6 +386,11 @@ int main(int argc, char **argv)
 			if (parse_size(optarg, &v) || v > 4096)
 				die("bad --touch '%s' (0..4096 pages)", optarg);
 			g.touch = v;
+			break;
+		case 'C':
+			if (parse_size(optarg, &v) || v > 16)
+				die("bad --calls '%s' (0..16 functions)", optarg);
+			g.calls = v;
 			break;
 		case 'f': break;
 		case 'h': usage(stdout); return 0;
