@@ -7,7 +7,8 @@
 #
 #   tests/vm/vmrun.sh -k patched -m 3G -t 3600 -n profile -- \
 #       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "cs strace callgrind perf"]
-#       [--servers "raw-null fw-null fw-mem fw-loop raw-null-touch8"] [--jobs "rr4k_qd1 rr4k_qd32"]
+#       [--servers "raw-null fw-null fw-mem fw-loop raw-null-touch8 raw-null-calls8"]
+#       [--jobs "rr4k_qd1 rr4k_qd32"] [--alt-ctl PATH (servers alt-null, alt-loop)]
 #
 # strace:    strace -c -f attached to the server during a 4 s fio run:
 #            syscalls per I/O by name (strace slows the server, which makes
@@ -83,11 +84,13 @@ server_cmd() {
 	raw-null)	echo "$RAW -q 2 -s 1G" ;;
 	raw-null-defer)	echo "$RAW -q 2 -s 1G --defer" ;;
 	raw-null-touch*) echo "$RAW -q 2 -s 1G --touch ${1#raw-null-touch}" ;;
+	raw-null-calls*) echo "$RAW -q 2 -s 1G --calls ${1#raw-null-calls}" ;;
 	fw-null)	echo "$CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-null-libev)	echo "env UBLKFW_QUEUE_WAIT=libev $CTL add -t null -q 2 -s 1G --foreground" ;;
 	fw-mem)		echo "$CTL add -t memory -q 2 -s 256M --foreground" ;;
 	fw-loop)	echo "$CTL add -t loop -q 2 --foreground $W/loop.img" ;;
 	alt-loop)	echo "${ALT_CTL:?--alt-ctl} add -t loop -q 2 --foreground $W/loop.img" ;;
+	alt-null)	echo "${ALT_CTL:?--alt-ctl} add -t null -q 2 -s 1G --foreground" ;;
 	*)		echo "profile: unknown server $1" >&2; exit 2 ;;
 	esac
 }
