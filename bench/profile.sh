@@ -9,6 +9,7 @@
 #       bench/profile.sh --out $PWD/tests/out/vm/profile/data [--what "cs strace callgrind perf"]
 #       [--servers "raw-null fw-null fw-mem fw-loop raw-null-touch8 raw-null-calls8"]
 #       [--jobs "rr4k_qd1 rr4k_qd32"] [--alt-ctl PATH (servers alt-null, alt-loop)]
+#       [--rounds N (perf: N rounds, each starting one server later)]
 #
 # strace:    strace -c -f attached to the server during a 4 s fio run:
 #            syscalls per I/O by name (strace slows the server, which makes
@@ -24,13 +25,19 @@
 #            the whole guest's samples as microseconds per I/O, by process
 #            (server, fio, idle) and, for the server, by symbol (user and
 #            kernel); a sampler, so read differences of a few samples as noise.
+#            Each run's server user and kernel time and fio's go to
+#            perf.jsonl; with --rounds N > 1 a summary gives each server's
+#            medians and its paired ratios to the first server named, also
+#            relative to fio's own CPU per I/O: at QD1 fio's path is the same
+#            for every server, so that ratio takes out how fast the guest ran
+#            in that run (which moves fio's own cost by up to 1.5x).
 # Output: DIR/profile.md and the raw files.
 set -u -o pipefail
 TOP=${UBLKFW_TOP:-$(cd "$(dirname "$0")/.." && pwd -P)}
 CTL=$TOP/build/ublk-fw-ctl
 RAW=$TOP/build/bench/raw-null
 OUT="" WHAT="cs strace callgrind" SERVERS="raw-null fw-null" JOBS="rr4k_qd1 rr4k_qd32"
-N1=3000 N2=9000 ALT_CTL=""
+N1=3000 N2=9000 ALT_CTL="" ROUNDS=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out)		OUT=$2; shift 2 ;;
@@ -39,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--jobs)		JOBS=$2; shift 2 ;;
 	--n)		N1=$2; N2=$3; shift 3 ;;
 	--alt-ctl)	ALT_CTL=$2; shift 2 ;;
+	--rounds)	ROUNDS=$2; shift 2 ;;
 	*)		echo "profile: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -116,6 +124,94 @@ stop_server() {
 	kill -TERM $SPID 2>/dev/null
 	wait $SPID 2>/dev/null
 	SPID=""
+}
+
+# perf_run SERVER JOB ROUND: one server, one fio run, 5 s of samples; its
+# section in profile.md and one line of perf.jsonl: IOPS and microseconds per
+# I/O of the server's user space and kernel and of fio (fio's own path is the
+# same for every server at QD1: the control for how fast the guest ran).
+perf_run() {
+	local s=$1 j=$2 r=$3 comm fpid iops txt
+	start_server $W/srv.log $(server_cmd $s) || return
+	comm=$(cat /proc/$SPID/comm)
+	# shellcheck disable=SC2046
+	fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
+		--runtime=9 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
+		--output-format=json --output=$OUT/fio-perf-$s-$j-r$r.json > /dev/null 2>&1 &
+	fpid=$!
+	sleep 2
+	timeout 30 perf record -e cpu-clock -a -F 999 -o $W/perf.data -- sleep 5 \
+		> $W/perf.err 2>&1 || say "perf record failed: $(tail -2 $W/perf.err)"
+	wait $fpid
+	stop_server
+	txt=$OUT/perf-$s-$j-r$r.txt
+	perf report -i $W/perf.data --no-children --sort comm,dso,sym --stdio > $txt 2>/dev/null
+	iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' $OUT/fio-perf-$s-$j-r$r.json)
+	python3 - "$txt" "$iops" "$(nproc)" "$comm" "$s" "$j" "$r" "$OUT/perf.jsonl" >> "$MD" <<'EOF'
+import json, re, sys
+path, iops, ncpu, comm, s, j, r, jl = sys.argv[1:]
+iops, ncpu = float(iops), int(ncpu)
+us = lambda pct: pct / 100 * ncpu * 1e6 / iops      # a share of all CPUs, per I/O
+procs, syms, split = {}, [], {"k": 0.0, ".": 0.0}
+for line in open(path):
+    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$", line)
+    if not m:
+        continue
+    pct, who, dso, sym = float(m.group(1)), m.group(2), m.group(3), m.group(5)
+    key = "server" if who == comm else ("idle" if who == "swapper" else who)
+    procs[key] = procs.get(key, 0) + pct
+    if key == "server":
+        syms.append((pct, f"{sym} ({dso})"))
+        split["k" if m.group(4) == "k" else "."] += pct
+with open(jl, "a") as f:
+    print(json.dumps({"server": s, "job": j, "round": int(r), "iops": iops,
+                      "user_us": us(split["."]), "kernel_us": us(split["k"]),
+                      "fio_us": us(procs.get("fio", 0))}), file=f)
+print(f"### {s}, {j}, round {r}: {iops:.0f} IOPS; " +
+      ", ".join(f"{k} {us(v):.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1])[:5]) +
+      f" us per I/O; server user {us(split['.']):.2f}, kernel {us(split['k']):.1f}\n")
+print("| server symbol | us per I/O |")
+print("|---|---|")
+for pct, name in sorted(syms, reverse=True)[:20]:
+    print(f"| `{name}` | {us(pct):.2f} |")
+print()
+EOF
+	say "perf $s $j round $r: $(grep "^### $s, $j, round $r:" "$MD" | tail -1)"
+}
+
+# perf_summary: per job, each server's medians over the rounds and, in
+# brackets, the median of its paired ratios to the first server named (the
+# same round, run back to back).
+perf_summary() {
+	python3 - "$OUT/perf.jsonl" "${SERVERS%% *}" >> "$MD" <<'EOF'
+import json, statistics as st, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+base = sys.argv[2]
+med = lambda v: st.median(v) if v else float("nan")
+keys = ("iops", "user_us", "kernel_us", "fio_us", "user_rel", "kernel_rel")
+for job in sorted({x["job"] for x in rows}):
+    by = {}
+    for x in rows:
+        if x["job"] == job and x["fio_us"] > 0:
+            x["user_rel"], x["kernel_rel"] = x["user_us"] / x["fio_us"], x["kernel_us"] / x["fio_us"]
+            by.setdefault(x["server"], {})[x["round"]] = x
+    if base not in by:
+        continue
+    print(f"### {job}: medians over the rounds; in brackets, the median of the paired ratios to {base}\n")
+    print("| server | rounds | IOPS | server user us/IO | server kernel us/IO | fio us/IO | user / fio | kernel / fio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s, rs in by.items():
+        cells = []
+        for k in keys:
+            v = med([x[k] for x in rs.values()])
+            cell = f"{v:.3f}" if k.endswith("rel") else f"{v:.0f}" if v >= 1000 else f"{v:.2f}"
+            if s != base:
+                pairs = [x[k] / by[base][r][k] for r, x in rs.items() if r in by[base] and by[base][r][k]]
+                cell += f" ({med(pairs):.2f})"
+            cells.append(cell)
+        print(f"| {s} | {len(rs)} | " + " | ".join(cells) + " |")
+    print()
+EOF
 }
 
 if [[ " $WHAT " == *" strace "* ]]; then
@@ -238,49 +334,17 @@ fi
 if [[ " $WHAT " == *" perf "* ]]; then
 	md "## perf record -a -e cpu-clock: microseconds per I/O, whole guest"
 	md ""
-	for s in $SERVERS; do
-		for j in $JOBS; do
-			start_server $W/srv.log $(server_cmd $s) || continue
-			comm=$(cat /proc/$SPID/comm)
-			# shellcheck disable=SC2046
-			fio --name=p --filename=$SDEV --ioengine=io_uring --direct=1 --time_based \
-				--runtime=9 --norandommap --randrepeat=0 $(cpus $j) $(fio_args $j) \
-				--output-format=json --output=$OUT/fio-perf-$s-$j.json > /dev/null 2>&1 &
-			fpid=$!
-			sleep 2
-			timeout 30 perf record -e cpu-clock -a -F 999 -o $W/perf.data -- sleep 5 \
-				> $W/perf.err 2>&1 || say "perf record failed: $(tail -2 $W/perf.err)"
-			wait $fpid
-			stop_server
-			perf report -i $W/perf.data --no-children --sort comm,dso,sym --stdio \
-				> $OUT/perf-$s-$j.txt 2>/dev/null
-			iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' $OUT/fio-perf-$s-$j.json)
-			python3 - "$OUT/perf-$s-$j.txt" "$iops" "$(nproc)" "$comm" "$s" "$j" >> "$MD" <<'EOF'
-import re, sys
-path, iops, ncpu, comm, s, j = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-us = lambda pct: pct / 100 * ncpu * 1e6 / iops      # a share of all CPUs, per I/O
-procs, syms = {}, []
-for line in open(path):
-    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$", line)
-    if not m:
-        continue
-    pct, who, dso, sym = float(m.group(1)), m.group(2), m.group(3), m.group(5)
-    key = "server" if who == comm else ("idle" if who == "swapper" else who)
-    procs[key] = procs.get(key, 0) + pct
-    if key == "server":
-        syms.append((pct, f"{sym} ({dso})"))
-print(f"### {s}, {j}: {iops:.0f} IOPS; " +
-      ", ".join(f"{k} {us(v):.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1])[:5]) +
-      " us per I/O\n")
-print("| server symbol | us per I/O |")
-print("|---|---|")
-for pct, name in sorted(syms, reverse=True)[:20]:
-    print(f"| `{name}` | {us(pct):.2f} |")
-print()
-EOF
-			say "perf $s $j: $(grep "^### $s, $j" "$MD" | tail -1)"
+	: > $OUT/perf.jsonl
+	order=$SERVERS
+	for r in $(seq "$ROUNDS"); do
+		for s in $order; do
+			for j in $JOBS; do
+				perf_run "$s" "$j" "$r"
+			done
 		done
+		[[ $order == *" "* ]] && order="${order#* } ${order%% *}"	# the next round starts one server later
 	done
+	[ "$ROUNDS" -gt 1 ] && perf_summary
 	md ""
 fi
 say "written $MD"
